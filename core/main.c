@@ -1,0 +1,377 @@
+/* main.c - the regsweep command line: plan, apply, run, modules. */
+#include <dirent.h>
+#include <dlfcn.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "loader.h"
+#include "log.h"
+#include "plan.h"
+#include "sweep.h"
+
+#ifndef RS_VERSION
+#define RS_VERSION "0"
+#endif
+
+struct cli {
+	struct sweep_opts sweep;
+	const char *output; /* -o PLAN.json */
+	int json;           /* --format json */
+	int dry_run;
+	int verbose;
+	char **args; /* positional arguments */
+	int arg_count;
+};
+
+struct command {
+	const char *name;
+	const char *usage;
+	const char *options; /* the short option letters this command accepts */
+	int args;            /* positional arguments it needs */
+	int (*run)(struct cli *c);
+};
+
+static const struct option long_options[] = {
+	{"config", required_argument, NULL, 'c'},
+	{"output", required_argument, NULL, 'o'},
+	{"format", required_argument, NULL, 'f'},
+	{"registry", required_argument, NULL, 'r'},
+	{"module-dir", required_argument, NULL, 'm'},
+	{"concurrency", required_argument, NULL, 'j'},
+	{"dry-run", no_argument, NULL, 'n'},
+	{"verbose", no_argument, NULL, 'v'},
+	{"quiet", no_argument, NULL, 'q'},
+	{"help", no_argument, NULL, 'h'},
+	{NULL, 0, NULL, 0},
+};
+
+static int fail(int code, const char *fmt, ...) RS_FMT(2, 3);
+
+static int fail(int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("regsweep: error: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return code;
+}
+
+/* Writes the plan next to its destination, then renames: a reader never sees half a plan. */
+static int write_plan(const struct plan *p, const char *path)
+{
+	char *json = plan_to_json(p, 0), *tmp = xasprintf("%s.tmp", path);
+	FILE *f = fopen(tmp, "w");
+	int ok = f && fputs(json, f) >= 0 && fputc('\n', f) != EOF;
+
+	if (f && fclose(f) != 0)
+		ok = 0;
+	if (ok && rename(tmp, path) != 0)
+		ok = 0;
+	if (!ok)
+		remove(tmp);
+	free(json);
+	free(tmp);
+	return ok ? 0 : -1;
+}
+
+static void print_plan(const struct plan *p, const struct cli *c, int with_results)
+{
+	if (c->json) {
+		char *json = plan_to_json(p, with_results);
+
+		puts(json);
+		free(json);
+	} else {
+		plan_print_text(p, stdout, c->verbose);
+	}
+}
+
+/* Loads the stack and builds the plan; returns an exit code (0 on success). */
+static int make_plan(struct cli *c, struct stack *s, struct plan *p)
+{
+	struct rs_err e = {{0}};
+
+	if (sweep_load(&c->sweep, s, &e))
+		return fail(SWEEP_EXIT_USAGE, "%s", e.msg);
+	if (!sweep_url(&c->sweep, s, &e))
+		return fail(SWEEP_EXIT_USAGE, "%s", e.msg);
+	if (sweep_plan(&c->sweep, s, p, &e))
+		return fail(SWEEP_EXIT_FAILED, "%s", e.msg);
+	if (c->output && write_plan(p, c->output))
+		return fail(SWEEP_EXIT_FAILED, "%s: cannot write the plan file", c->output);
+	return SWEEP_EXIT_OK;
+}
+
+static int cmd_plan(struct cli *c)
+{
+	struct stack s;
+	struct plan p = {0};
+	int rc = make_plan(c, &s, &p);
+
+	if (rc == SWEEP_EXIT_OK)
+		print_plan(&p, c, 0);
+	plan_free(&p);
+	sweep_release(&s);
+	return rc;
+}
+
+static void print_applied(const struct plan *p)
+{
+	struct plan_totals t;
+
+	plan_totals(p, &t);
+	printf("deleted %zu of %zu manifests (%zu tags)%s", t.manifests - t.failed, t.manifests,
+	       t.deleted, t.failed ? "" : "\n");
+	if (t.failed)
+		printf("; %zu failed\n", t.failed);
+}
+
+/* Applies the plan; returns an exit code. */
+static int apply_plan(struct plan *p, const char *url, int concurrency)
+{
+	struct rs_err e = {{0}};
+	long failed = sweep_apply(p, url, concurrency, &e);
+
+	if (failed < 0)
+		return fail(SWEEP_EXIT_FAILED, "%s", e.msg);
+	return failed ? SWEEP_EXIT_FAILED : SWEEP_EXIT_OK;
+}
+
+static int cmd_apply(struct cli *c)
+{
+	struct plan p;
+	struct rs_err e = {{0}};
+	int rc;
+
+	if (plan_read_file(c->args[0], &p, &e)) {
+		plan_free(&p);
+		return fail(SWEEP_EXIT_USAGE, "%s", e.msg);
+	}
+	rc = apply_plan(&p, c->sweep.registry ? c->sweep.registry : p.registry,
+			c->sweep.concurrency > 0 ? c->sweep.concurrency : 8);
+	if (c->json) {
+		char *json = plan_to_json(&p, 1);
+
+		puts(json);
+		free(json);
+	} else {
+		print_applied(&p);
+	}
+	plan_free(&p);
+	return rc;
+}
+
+static int cmd_run(struct cli *c)
+{
+	struct stack s;
+	struct plan p = {0};
+	struct rs_err e = {{0}};
+	int rc = make_plan(c, &s, &p);
+
+	if (rc != SWEEP_EXIT_OK)
+		goto out;
+	if (!c->dry_run)
+		rc = apply_plan(&p, p.registry,
+				c->sweep.concurrency > 0 ? c->sweep.concurrency : s.concurrency);
+	print_plan(&p, c, !c->dry_run);
+	if (!c->json && !c->dry_run)
+		print_applied(&p);
+	if (rc != SWEEP_EXIT_OK) {
+		if (s.after_count)
+			log_msg(RS_LOG_WARN, "after-steps skipped: the apply was not complete");
+		goto out;
+	}
+	if (sweep_after(&s, &p, c->dry_run, &e))
+		rc = fail(SWEEP_EXIT_FAILED, "%s", e.msg);
+out:
+	plan_free(&p);
+	sweep_release(&s);
+	return rc;
+}
+
+static void print_module(const struct rs_module *d, const char *path)
+{
+	printf("%-18s %-6s %s\n", d->name, d->kind == RS_KIND_POLICY ? "policy" : "after",
+	       d->summary ? d->summary : "");
+	printf("%-18s %-6s %s\n", "", "", path);
+	for (const struct rs_arg_spec *a = d->args; a && a->name; a++)
+		printf("    %-14s %-16s %s%s\n", a->name, loader_arg_type_name(a->type),
+		       a->required ? "(required) " : "", a->help ? a->help : "");
+}
+
+static int so_file(const struct dirent *d)
+{
+	size_t n = strlen(d->d_name);
+
+	return n > 3 && strcmp(d->d_name + n - 3, ".so") == 0;
+}
+
+static int cmd_modules(struct cli *c)
+{
+	char *dirs[3];
+	size_t ndirs = loader_search_dirs(c->sweep.module_dir, dirs, 3), shown = 0;
+
+	for (size_t i = 0; i < ndirs; i++) {
+		struct dirent **list;
+		int n = scandir(dirs[i], &list, so_file, alphasort);
+
+		for (int k = 0; k < n; k++) {
+			char *path = xasprintf("%s/%s", dirs[i], list[k]->d_name);
+			struct rs_err e = {{0}};
+			const struct rs_module *d;
+			void *h;
+
+			if (loader_open_file(path, NULL, &h, &d, &e) == 0) {
+				print_module(d, path);
+				dlclose(h);
+				shown++;
+			} else {
+				log_msg(RS_LOG_WARN, "%s", e.msg);
+			}
+			free(path);
+			free(list[k]);
+		}
+		if (n >= 0)
+			free(list);
+		free(dirs[i]);
+	}
+	if (!shown)
+		return fail(SWEEP_EXIT_USAGE, "no modules found");
+	return SWEEP_EXIT_OK;
+}
+
+static const struct command commands[] = {
+	{"plan", "plan -c STACK [-o PLAN.json] [--format text|json] [--registry URL]", "cofrmjvqh",
+	 0, cmd_plan},
+	{"apply", "apply PLAN.json [--registry URL] [--concurrency N] [--format text|json]",
+	 "frjvqh", 1, cmd_apply},
+	{"run", "run -c STACK [--dry-run] [-o PLAN.json] [--format text|json] [--registry URL]",
+	 "cofrmjnvqh", 0, cmd_run},
+	{"modules", "modules [--module-dir DIR]", "mvqh", 0, cmd_modules},
+};
+
+static void usage(FILE *out)
+{
+	fputs("usage: regsweep COMMAND [options]\n\ncommands:\n", out);
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		fprintf(out, "  regsweep %s\n", commands[i].usage);
+	fputs("\noptions:\n"
+	      "  -c, --config STACK      the stack file (libconfig)\n"
+	      "  -o, --output PLAN.json  also write the plan file\n"
+	      "  -f, --format text|json  output format (default text)\n"
+	      "  -r, --registry URL      override the stack's registry url\n"
+	      "  -m, --module-dir DIR    look for modules in DIR too\n"
+	      "  -j, --concurrency N     requests in flight (default: the stack's, or 8)\n"
+	      "  -n, --dry-run           run: plan and report, delete nothing\n"
+	      "  -v, --verbose           more detail (every tag's verdict)\n"
+	      "  -q, --quiet             errors only on stderr\n"
+	      "      --version           print the version\n"
+	      "  -h, --help              this help\n"
+	      "\nexit codes: 0 done, 1 some requests failed, 2 usage, stack or module error\n",
+	      out);
+}
+
+static int parse_options(const struct command *cmd, int argc, char **argv, struct cli *c)
+{
+	int opt;
+
+	opterr = 0;
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, ":c:o:f:r:m:j:nvqh", long_options, NULL)) != -1) {
+		if (opt == '?')
+			return fail(SWEEP_EXIT_USAGE, "%s: unknown option %s (see regsweep --help)",
+				    cmd->name, argv[optind - 1]);
+		if (opt == ':')
+			return fail(SWEEP_EXIT_USAGE, "%s: option %s needs a value", cmd->name,
+				    argv[optind - 1]);
+		if (!strchr(cmd->options, opt))
+			return fail(SWEEP_EXIT_USAGE, "%s does not take %s (usage: regsweep %s)",
+				    cmd->name, argv[optind - 1], cmd->usage);
+		switch (opt) {
+		case 'c':
+			c->sweep.stack_path = optarg;
+			break;
+		case 'o':
+			c->output = optarg;
+			break;
+		case 'f':
+			if (strcmp(optarg, "json") && strcmp(optarg, "text"))
+				return fail(SWEEP_EXIT_USAGE,
+					    "--format must be text or json, not \"%s\"", optarg);
+			c->json = strcmp(optarg, "json") == 0;
+			break;
+		case 'r':
+			if (strncmp(optarg, "http://", 7) && strncmp(optarg, "https://", 8))
+				return fail(SWEEP_EXIT_USAGE,
+					    "--registry \"%s\" must start with http:// or https://",
+					    optarg);
+			c->sweep.registry = optarg;
+			break;
+		case 'm':
+			c->sweep.module_dir = optarg;
+			break;
+		case 'j': {
+			char *end;
+			long n = strtol(optarg, &end, 10);
+
+			if (*end || n < 1 || n > 256)
+				return fail(SWEEP_EXIT_USAGE,
+					    "--concurrency must be 1..256, not \"%s\"", optarg);
+			c->sweep.concurrency = (int)n;
+			break;
+		}
+		case 'n':
+			c->dry_run = 1;
+			break;
+		case 'v':
+			c->verbose = 1;
+			log_set_level(log_level() + 1);
+			break;
+		case 'q':
+			log_set_level(RS_LOG_ERROR);
+			break;
+		case 'h':
+			printf("usage: regsweep %s\n", cmd->usage);
+			exit(SWEEP_EXIT_OK);
+		}
+	}
+	c->args = argv + optind;
+	c->arg_count = argc - optind;
+	if (c->arg_count != cmd->args)
+		return fail(SWEEP_EXIT_USAGE, "%s takes %d argument%s (usage: regsweep %s)",
+			    cmd->name, cmd->args, cmd->args == 1 ? "" : "s", cmd->usage);
+	if (strchr(cmd->options, 'c') && !c->sweep.stack_path)
+		return fail(SWEEP_EXIT_USAGE, "%s needs -c STACK (usage: regsweep %s)", cmd->name,
+			    cmd->usage);
+	return SWEEP_EXIT_OK;
+}
+
+int main(int argc, char **argv)
+{
+	struct cli c;
+
+	memset(&c, 0, sizeof(c));
+	if (argc < 2)
+		return usage(stderr), SWEEP_EXIT_USAGE;
+	if (!strcmp(argv[1], "--version")) {
+		printf("regsweep %s (module ABI %d.%d)\n", RS_VERSION, RS_ABI_MAJOR, RS_ABI_MINOR);
+		return SWEEP_EXIT_OK;
+	}
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))
+		return usage(stdout), SWEEP_EXIT_OK;
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+		int rc;
+
+		if (strcmp(argv[1], commands[i].name))
+			continue;
+		rc = parse_options(&commands[i], argc - 1, argv + 1, &c);
+		return rc != SWEEP_EXIT_OK ? rc : commands[i].run(&c);
+	}
+	return fail(SWEEP_EXIT_USAGE, "unknown command \"%s\" (see regsweep --help)", argv[1]);
+}

@@ -1,0 +1,386 @@
+/* plan.c - digest grouping, plan JSON in and out, text rendering. */
+#define _GNU_SOURCE /* qsort_r */
+#include "plan.h"
+
+#include <cjson/cJSON.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct plan_repo *plan_add_repo(struct plan *p, const char *name)
+{
+	struct plan_repo *r;
+
+	p->repos = xrealloc(p->repos, (p->repo_count + 1) * sizeof(*p->repos));
+	r = &p->repos[p->repo_count++];
+	memset(r, 0, sizeof(*r));
+	r->name = xstrdup(name);
+	return r;
+}
+
+static int by_digest(const void *a, const void *b, void *tags_)
+{
+	const struct plan_tag *tags = tags_;
+	const struct plan_tag *x = &tags[*(const size_t *)a], *y = &tags[*(const size_t *)b];
+
+	return strcmp(x->digest, y->digest);
+}
+
+static void keep_tag(struct plan_tag *t, char *reason)
+{
+	t->verdict = RS_KEEP;
+	free(t->reason);
+	t->reason = reason;
+}
+
+void plan_group_digests(struct plan_repo *repo)
+{
+	size_t *order = xcalloc(repo->tag_count, sizeof(size_t)), n = 0;
+
+	for (size_t i = 0; i < repo->tag_count; i++) {
+		struct plan_tag *t = &repo->tags[i];
+
+		if (t->digest)
+			order[n++] = i;
+		else if (t->verdict == RS_DELETE)
+			keep_tag(t, xstrdup("digest unknown: cannot be deleted safely"));
+	}
+	qsort_r(order, n, sizeof(size_t), by_digest, repo->tags);
+	for (size_t lo = 0, hi; lo < n; lo = hi) {
+		const struct plan_tag *kept = NULL;
+		struct plan_deletion *d;
+		size_t deleting = 0;
+
+		for (hi = lo; hi < n && !strcmp(repo->tags[order[hi]].digest,
+						 repo->tags[order[lo]].digest);
+		     hi++) {
+			const struct plan_tag *t = &repo->tags[order[hi]];
+
+			if (t->verdict == RS_KEEP && !kept)
+				kept = t;
+			deleting += t->verdict == RS_DELETE;
+		}
+		if (!deleting)
+			continue;
+		if (kept) {
+			/* DELETE by digest removes every tag on it (distribution #1656). */
+			for (size_t k = lo; k < hi; k++)
+				if (repo->tags[order[k]].verdict == RS_DELETE)
+					keep_tag(&repo->tags[order[k]],
+						 xasprintf("shares digest with %s", kept->tag));
+			continue;
+		}
+		repo->deletions = xrealloc(repo->deletions,
+					   (repo->deletion_count + 1) * sizeof(*repo->deletions));
+		d = &repo->deletions[repo->deletion_count++];
+		memset(d, 0, sizeof(*d));
+		d->digest = xstrdup(repo->tags[order[lo]].digest);
+		d->media_type = repo->tags[order[lo]].media_type
+					? xstrdup(repo->tags[order[lo]].media_type)
+					: NULL;
+		d->tag_count = hi - lo;
+		d->tags = xcalloc(d->tag_count, sizeof(char *));
+		for (size_t k = lo; k < hi; k++)
+			d->tags[k - lo] = xstrdup(repo->tags[order[k]].tag);
+	}
+	free(order);
+}
+
+void plan_totals(const struct plan *p, struct plan_totals *t)
+{
+	memset(t, 0, sizeof(*t));
+	t->repos = p->repo_count;
+	for (size_t i = 0; i < p->repo_count; i++) {
+		const struct plan_repo *r = &p->repos[i];
+
+		t->tags += r->tag_count;
+		for (size_t k = 0; k < r->tag_count; k++)
+			t->deleted += r->tags[k].verdict == RS_DELETE;
+		t->manifests += r->deletion_count;
+		for (size_t k = 0; k < r->deletion_count; k++)
+			t->failed += r->deletions[k].error != NULL;
+	}
+	t->kept = t->tags - t->deleted;
+}
+
+static cJSON *time_json(int64_t t)
+{
+	char buf[32];
+
+	if (t == RS_CREATED_UNKNOWN)
+		return cJSON_CreateNull();
+	util_format_rfc3339(t, buf, sizeof(buf));
+	return cJSON_CreateString(buf);
+}
+
+static cJSON *string_or_null(const char *s)
+{
+	return s ? cJSON_CreateString(s) : cJSON_CreateNull();
+}
+
+static cJSON *repo_json(const struct plan_repo *r, int with_results)
+{
+	cJSON *o = cJSON_CreateObject(), *tags = cJSON_AddArrayToObject(o, "tags"), *dels;
+
+	cJSON_AddStringToObject(o, "name", r->name);
+	if (r->error)
+		cJSON_AddStringToObject(o, "error", r->error);
+	for (size_t i = 0; i < r->tag_count; i++) {
+		const struct plan_tag *t = &r->tags[i];
+		cJSON *j = cJSON_CreateObject();
+
+		cJSON_AddStringToObject(j, "tag", t->tag);
+		cJSON_AddItemToObject(j, "digest", string_or_null(t->digest));
+		cJSON_AddItemToObject(j, "media_type", string_or_null(t->media_type));
+		cJSON_AddItemToObject(j, "created", time_json(t->created));
+		cJSON_AddStringToObject(j, "verdict", t->verdict == RS_DELETE ? "delete" : "keep");
+		cJSON_AddStringToObject(j, "reason", t->reason ? t->reason : "");
+		cJSON_AddItemToArray(tags, j);
+	}
+	dels = cJSON_AddArrayToObject(o, "deletions");
+	for (size_t i = 0; i < r->deletion_count; i++) {
+		const struct plan_deletion *d = &r->deletions[i];
+		cJSON *j = cJSON_CreateObject();
+
+		cJSON_AddStringToObject(j, "digest", d->digest);
+		cJSON_AddItemToObject(j, "tags",
+				      cJSON_CreateStringArray((const char *const *)d->tags,
+							      (int)d->tag_count));
+		cJSON_AddItemToObject(j, "media_type", string_or_null(d->media_type));
+		if (with_results) {
+			cJSON_AddStringToObject(j, "result", d->done    ? "deleted"
+							     : d->error ? "failed"
+									: "not attempted");
+			if (d->error)
+				cJSON_AddStringToObject(j, "error", d->error);
+		}
+		cJSON_AddItemToArray(dels, j);
+	}
+	return o;
+}
+
+char *plan_to_json(const struct plan *p, int with_results)
+{
+	cJSON *root = cJSON_CreateObject(), *repos, *sum;
+	struct plan_totals t;
+	char *text;
+
+	plan_totals(p, &t);
+	cJSON_AddNumberToObject(root, "version", PLAN_VERSION);
+	cJSON_AddStringToObject(root, "registry", p->registry);
+	cJSON_AddItemToObject(root, "created", time_json(p->created));
+	cJSON_AddItemToObject(root, "stack", string_or_null(p->stack));
+	repos = cJSON_AddArrayToObject(root, "repositories");
+	for (size_t i = 0; i < p->repo_count; i++)
+		cJSON_AddItemToArray(repos, repo_json(&p->repos[i], with_results));
+	sum = cJSON_AddObjectToObject(root, "summary");
+	cJSON_AddNumberToObject(sum, "repositories", (double)t.repos);
+	cJSON_AddNumberToObject(sum, "tags", (double)t.tags);
+	cJSON_AddNumberToObject(sum, "tags_kept", (double)t.kept);
+	cJSON_AddNumberToObject(sum, "tags_deleted", (double)t.deleted);
+	cJSON_AddNumberToObject(sum, "manifests_deleted", (double)t.manifests);
+	if (with_results)
+		cJSON_AddNumberToObject(sum, "failed", (double)t.failed);
+	text = cJSON_Print(root);
+	cJSON_Delete(root);
+	if (!text) {
+		fputs("regsweep: out of memory\n", stderr);
+		abort();
+	}
+	return text;
+}
+
+/* Registry names and digests end up in URLs: accept only what the distribution spec allows,
+ * so a hand-edited plan cannot smuggle a path or query into a DELETE. */
+static int valid_repo_name(const char *s)
+{
+	if (!*s || strlen(s) > 255)
+		return 0;
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || strchr("._-/", *s)))
+			return 0;
+	return 1;
+}
+
+static int valid_digest(const char *s)
+{
+	const char *colon = strchr(s, ':');
+
+	if (!colon || colon == s || !colon[1])
+		return 0;
+	for (const char *p = s; p < colon; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || strchr("+._-", *p)))
+			return 0;
+	for (const char *p = colon + 1; *p; p++)
+		if (!((*p >= 'a' && *p <= 'f') || (*p >= '0' && *p <= '9')))
+			return 0;
+	return 1;
+}
+
+static const char *json_string(const cJSON *o, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+
+	return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+static int read_deletion(const cJSON *j, struct plan_deletion *d)
+{
+	const char *digest = json_string(j, "digest"), *mt = json_string(j, "media_type");
+	const cJSON *tags = cJSON_GetObjectItemCaseSensitive(j, "tags"), *t;
+
+	if (!digest || !valid_digest(digest) || !cJSON_IsArray(tags))
+		return -1;
+	d->digest = xstrdup(digest);
+	d->media_type = mt ? xstrdup(mt) : NULL;
+	d->tags = xcalloc((size_t)cJSON_GetArraySize(tags), sizeof(char *));
+	cJSON_ArrayForEach(t, tags)
+	{
+		if (!cJSON_IsString(t))
+			return -1;
+		d->tags[d->tag_count++] = xstrdup(t->valuestring);
+	}
+	return 0;
+}
+
+static int read_plan(const cJSON *root, struct plan *p, struct rs_err *e, const char *path)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, "version");
+	const cJSON *repos = cJSON_GetObjectItemCaseSensitive(root, "repositories"), *rj;
+	const char *registry = json_string(root, "registry"), *stack = json_string(root, "stack");
+	const char *created = json_string(root, "created");
+
+	if (!cJSON_IsNumber(v) || v->valueint != PLAN_VERSION) {
+		err_set(e, "%s: not a version %d regsweep plan", path, PLAN_VERSION);
+		return -1;
+	}
+	if (!registry || !cJSON_IsArray(repos)) {
+		err_set(e, "%s: plan lacks \"registry\" or \"repositories\"", path);
+		return -1;
+	}
+	p->registry = xstrdup(registry);
+	p->stack = stack ? xstrdup(stack) : NULL;
+	if (!created || util_parse_rfc3339(created, &p->created))
+		p->created = RS_CREATED_UNKNOWN;
+	cJSON_ArrayForEach(rj, repos)
+	{
+		const char *name = json_string(rj, "name");
+		const cJSON *dels = cJSON_GetObjectItemCaseSensitive(rj, "deletions"), *dj;
+		struct plan_repo *r;
+
+		if (!name || !valid_repo_name(name) || !cJSON_IsArray(dels)) {
+			err_set(e, "%s: repository %d has no valid \"name\" and \"deletions\"", path,
+				(int)p->repo_count + 1);
+			return -1;
+		}
+		r = plan_add_repo(p, name);
+		r->deletions = xcalloc((size_t)cJSON_GetArraySize(dels), sizeof(*r->deletions));
+		cJSON_ArrayForEach(dj, dels)
+		{
+			if (read_deletion(dj, &r->deletions[r->deletion_count++])) {
+				err_set(e, "%s: repository \"%s\": deletion %zu is malformed (needs "
+					   "\"digest\" such as \"sha256:<hex>\" and \"tags\")",
+					path, name, r->deletion_count);
+				return -1;
+			}
+		}
+	}
+	return 0;
+}
+
+int plan_read_file(const char *path, struct plan *out, struct rs_err *e)
+{
+	FILE *f = fopen(path, "r");
+	struct buf b = {0};
+	char chunk[65536];
+	size_t n;
+	cJSON *root;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (!f) {
+		err_set(e, "%s: cannot open the plan file", path);
+		return -1;
+	}
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		buf_append(&b, chunk, n);
+	fclose(f);
+	root = b.data ? cJSON_Parse(b.data) : NULL;
+	buf_free(&b);
+	if (!root) {
+		err_set(e, "%s: not valid JSON", path);
+		return -1;
+	}
+	rc = read_plan(root, out, e, path);
+	cJSON_Delete(root);
+	return rc;
+}
+
+static void print_tag_lines(const struct plan_repo *r, FILE *out, int verbose)
+{
+	for (size_t k = 0; k < r->tag_count; k++) {
+		const struct plan_tag *t = &r->tags[k];
+		int shared = t->reason && !strncmp(t->reason, "shares digest", 13);
+
+		/* Shared-digest survivors are always shown: they are what surprises people. */
+		if (verbose || shared)
+			fprintf(out, "  %-6s %s:%s  %s\n", t->verdict == RS_DELETE ? "delete" : "keep",
+				r->name, t->tag, t->reason ? t->reason : "");
+	}
+}
+
+void plan_print_text(const struct plan *p, FILE *out, int verbose)
+{
+	struct plan_totals t;
+
+	fprintf(out, "%-40s %7s %7s %7s %9s\n", "REPOSITORY", "TAGS", "KEEP", "DELETE",
+		"MANIFESTS");
+	for (size_t i = 0; i < p->repo_count; i++) {
+		const struct plan_repo *r = &p->repos[i];
+		size_t deleted = 0;
+
+		for (size_t k = 0; k < r->tag_count; k++)
+			deleted += r->tags[k].verdict == RS_DELETE;
+		fprintf(out, "%-40s %7zu %7zu %7zu %9zu\n", r->name, r->tag_count,
+			r->tag_count - deleted, deleted, r->deletion_count);
+		if (r->error)
+			fprintf(out, "  untouched: %s\n", r->error);
+		print_tag_lines(r, out, verbose);
+	}
+	plan_totals(p, &t);
+	fprintf(out,
+		"total: %zu repositories, %zu tags, %zu kept, %zu to delete, %zu manifests to "
+		"delete\n",
+		t.repos, t.tags, t.kept, t.deleted, t.manifests);
+}
+
+void plan_free(struct plan *p)
+{
+	for (size_t i = 0; i < p->repo_count; i++) {
+		struct plan_repo *r = &p->repos[i];
+
+		for (size_t k = 0; k < r->tag_count; k++) {
+			free(r->tags[k].tag);
+			free(r->tags[k].digest);
+			free(r->tags[k].media_type);
+			free(r->tags[k].reason);
+		}
+		for (size_t k = 0; k < r->deletion_count; k++) {
+			struct plan_deletion *d = &r->deletions[k];
+
+			for (size_t j = 0; j < d->tag_count; j++)
+				free(d->tags[j]);
+			free(d->tags);
+			free(d->digest);
+			free(d->media_type);
+			free(d->error);
+		}
+		free(r->tags);
+		free(r->deletions);
+		free(r->name);
+		free(r->error);
+	}
+	free(p->repos);
+	free(p->registry);
+	free(p->stack);
+	memset(p, 0, sizeof(*p));
+}

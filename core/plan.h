@@ -1,0 +1,78 @@
+/* plan.h - the deletion plan: every tag's final verdict with its reason, and the manifests
+ * to delete, grouped by digest so that a digest is deleted only when no kept tag points at
+ * it.  Written and read as JSON (the reviewable plan file) and rendered as text. */
+#ifndef RS_PLAN_H
+#define RS_PLAN_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "regsweep/module.h"
+#include "util.h"
+
+#define PLAN_VERSION 1
+
+struct plan_tag {
+	char *tag;
+	char *digest;     /* NULL when unknown */
+	char *media_type; /* NULL when unknown */
+	int64_t created;  /* RS_CREATED_UNKNOWN when unknown */
+	enum rs_verdict verdict; /* RS_KEEP or RS_DELETE */
+	char *reason;
+};
+
+struct plan_deletion {
+	char *digest;
+	char *media_type;
+	char **tags;
+	size_t tag_count;
+	/* Filled by apply. */
+	int done;
+	char *error;
+};
+
+struct plan_repo {
+	char *name;
+	struct plan_tag *tags;
+	size_t tag_count;
+	struct plan_deletion *deletions;
+	size_t deletion_count;
+	char *error; /* non-NULL: the repository was not fully scanned and is left untouched */
+};
+
+struct plan {
+	char *registry;
+	char *stack;     /* stack file the plan came from; NULL when unknown */
+	int64_t created; /* Unix seconds */
+	struct plan_repo *repos;
+	size_t repo_count;
+};
+
+struct plan_totals {
+	size_t repos, tags, kept, deleted, manifests, failed;
+};
+
+/* Append an empty repository named name (copied); the returned pointer is valid until the
+ * next plan_add_repo. */
+struct plan_repo *plan_add_repo(struct plan *p, const char *name);
+
+/* Once repo->tags hold the policy's verdicts: keep every DELETE tag whose digest a kept tag
+ * shares (reason "shares digest with <tag>"), keep DELETE tags whose digest is unknown,
+ * and fill repo->deletions with one entry per digest all of whose tags are DELETE. */
+void plan_group_digests(struct plan_repo *repo);
+
+void plan_totals(const struct plan *p, struct plan_totals *t);
+
+/* The plan as JSON text (caller frees), with apply results when with_results. */
+char *plan_to_json(const struct plan *p, int with_results);
+
+/* Read a plan file written by plan_to_json into *out (caller-owned; plan_free also after a
+ * failure).  Returns 0, or -1 with "file: what" in e. */
+int plan_read_file(const char *path, struct plan *out, struct rs_err *e);
+
+/* The per-repository table and a total line; with verbose, every tag's verdict. */
+void plan_print_text(const struct plan *p, FILE *out, int verbose);
+
+void plan_free(struct plan *p);
+
+#endif

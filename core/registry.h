@@ -1,0 +1,84 @@
+/* registry.h - the registry v2 API client: catalog, tag lists, manifests, config blobs and
+ * manifest deletion, all issued through the concurrent executor in http.c. */
+#ifndef RS_REGISTRY_H
+#define RS_REGISTRY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "regsweep/module.h"
+#include "util.h"
+
+struct registry_opts {
+	const char *url; /* base URL, "http://127.0.0.1:5000"; no trailing slash needed */
+	int concurrency; /* requests in flight at once, >= 1 */
+	long timeout_ms; /* per request; 0 = default */
+};
+
+/* One tag as scanned.  Every string is owned by the scan and freed by registry_scan_free. */
+struct reg_image {
+	char *tag;
+	char *digest;     /* NULL when not fetched or on error */
+	char *media_type; /* NULL when not fetched or on error */
+	int64_t created;  /* RS_CREATED_UNKNOWN when not fetched or absent */
+	int64_t size;     /* -1 when not fetched */
+	struct rs_label *labels; /* key/value strings owned by the scan */
+	size_t label_count;
+};
+
+struct reg_repo {
+	char *name;
+	struct reg_image *images; /* in tags/list order */
+	size_t count;
+	char *error; /* non-NULL: some fact of this repository could not be fetched; the plan
+		      * must leave the repository untouched */
+};
+
+struct reg_scan {
+	struct reg_repo *repos;
+	size_t count;
+	size_t requests; /* HTTP requests sent */
+};
+
+/* One DELETE /v2/<repo>/manifests/<digest>; repo and digest borrowed from the caller, the
+ * rest written by registry_delete. */
+struct reg_delete {
+	const char *repo;
+	const char *digest;
+	long http_status; /* 0 when no response */
+	int ok;           /* 1 when the manifest is gone (202, or 404 treated as already gone) */
+	char error[256];  /* one line when !ok */
+};
+
+struct registry;
+
+/* Returns a client owned by the caller (free with registry_close), or NULL with e set. */
+struct registry *registry_open(const struct registry_opts *opts, struct rs_err *e);
+void registry_close(struct registry *r);
+
+/* GET /v2/ to check that the registry answers as a v2 registry.  0 or -1 with e set
+ * ("cannot reach http://...: Connection refused"). */
+int registry_ping(struct registry *r, struct rs_err *e);
+
+/* Every repository name, following Link pagination.  *names is a caller-owned array of
+ * caller-owned strings.  0 or -1 with e set. */
+int registry_catalog(struct registry *r, char ***names, size_t *count, struct rs_err *e);
+
+/* Scan the given repositories concurrently: tags/list (paginated) and, per `needs`
+ * (RS_NEED_* bits), the manifest (HEAD for the digest only, GET when more is needed, with
+ * all four manifest media types in Accept), the config blob once per distinct digest for
+ * created/labels, and for an index / manifest list its children (created = newest child's).
+ * Per-repository failures go to reg_repo.error; returns -1 with e set only when nothing
+ * could be scanned.  out is owned by the caller, freed with registry_scan_free. */
+int registry_scan(struct registry *r, char *const *repos, size_t count, unsigned needs,
+		  struct reg_scan *out, struct rs_err *e);
+void registry_scan_free(struct reg_scan *scan);
+
+/* Send every DELETE concurrently and fill in each entry's result.  Returns the number of
+ * entries that failed. */
+size_t registry_delete(struct registry *r, struct reg_delete *dels, size_t count);
+
+/* HTTP requests sent so far by this client. */
+size_t registry_requests(const struct registry *r);
+
+#endif

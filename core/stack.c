@@ -1,0 +1,525 @@
+/* stack.c - stack file parsing: libconfig settings to core-owned structures. */
+#include "stack.h"
+
+#include <libconfig.h>
+#include <libgen.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pattern.h"
+
+#define DEFAULT_CONCURRENCY 8
+#define MAX_CONCURRENCY 256
+
+/* PAM's control words as action tables, indexed by verdict (PASS, KEEP, DELETE). */
+static const struct {
+	const char *word;
+	int actions[RS_VERDICT_MAX];
+} control_words[] = {
+	{"required", {[RS_PASS] = STACK_IGNORE, [RS_KEEP] = STACK_BAD, [RS_DELETE] = STACK_OK}},
+	{"requisite", {[RS_PASS] = STACK_IGNORE, [RS_KEEP] = STACK_DIE, [RS_DELETE] = STACK_OK}},
+	{"sufficient",
+	 {[RS_PASS] = STACK_IGNORE, [RS_KEEP] = STACK_IGNORE, [RS_DELETE] = STACK_DONE}},
+	{"optional", {[RS_PASS] = STACK_IGNORE, [RS_KEEP] = STACK_IGNORE, [RS_DELETE] = STACK_OK}},
+};
+
+static const struct {
+	const char *word;
+	int action;
+} action_words[] = {
+	{"ignore", STACK_IGNORE}, {"ok", STACK_OK}, {"done", STACK_DONE},
+	{"bad", STACK_BAD},       {"die", STACK_DIE},
+};
+
+static const char *const verdict_words[RS_VERDICT_MAX] = {
+	[RS_PASS] = "pass", [RS_KEEP] = "keep", [RS_DELETE] = "delete"};
+
+static int parse_action(const char *text, int *action)
+{
+	char *end;
+	long n;
+
+	for (size_t i = 0; i < sizeof(action_words) / sizeof(action_words[0]); i++) {
+		if (strcmp(text, action_words[i].word) == 0) {
+			*action = action_words[i].action;
+			return 0;
+		}
+	}
+	n = strtol(text, &end, 10);
+	if (end == text || *end || n < 1 || n > 1000)
+		return -1;
+	*action = (int)n;
+	return 0;
+}
+
+/* "[delete=ok keep=die pass=ignore default=bad]" */
+static int parse_brackets(const char *text, int actions[RS_VERDICT_MAX], char *err,
+			  size_t errlen)
+{
+	size_t len = strlen(text);
+	char *copy, *tok, *save = NULL;
+	int given[RS_VERDICT_MAX] = {0}, deflt = STACK_IGNORE, rc = -1;
+
+	if (len < 2 || text[len - 1] != ']') {
+		snprintf(err, errlen, "control \"%s\": missing closing ']'", text);
+		return -1;
+	}
+	copy = xstrndup(text + 1, len - 2);
+	for (tok = strtok_r(copy, " \t", &save); tok; tok = strtok_r(NULL, " \t", &save)) {
+		char *eq = strchr(tok, '=');
+		int action, v;
+
+		if (!eq) {
+			snprintf(err, errlen, "control \"%s\": \"%s\" is not verdict=action", text,
+				 tok);
+			goto out;
+		}
+		*eq = '\0';
+		if (parse_action(eq + 1, &action)) {
+			snprintf(err, errlen,
+				 "control \"%s\": unknown action \"%s\" (ignore, ok, done, bad, die "
+				 "or a jump 1..1000)",
+				 text, eq + 1);
+			goto out;
+		}
+		if (strcmp(tok, "default") == 0) {
+			deflt = action;
+			continue;
+		}
+		for (v = 0; v < RS_VERDICT_MAX; v++)
+			if (strcmp(tok, verdict_words[v]) == 0)
+				break;
+		if (v == RS_VERDICT_MAX) {
+			snprintf(err, errlen,
+				 "control \"%s\": unknown verdict \"%s\" (delete, keep, pass or "
+				 "default)",
+				 text, tok);
+			goto out;
+		}
+		actions[v] = action;
+		given[v] = 1;
+	}
+	for (int v = 0; v < RS_VERDICT_MAX; v++)
+		if (!given[v])
+			actions[v] = deflt;
+	rc = 0;
+out:
+	free(copy);
+	return rc;
+}
+
+int stack_parse_control(const char *text, int actions[RS_VERDICT_MAX], char *err,
+			size_t errlen)
+{
+	if (text[0] == '[')
+		return parse_brackets(text, actions, err, errlen);
+	for (size_t i = 0; i < sizeof(control_words) / sizeof(control_words[0]); i++) {
+		if (strcmp(text, control_words[i].word) == 0) {
+			memcpy(actions, control_words[i].actions, sizeof(control_words[i].actions));
+			return 0;
+		}
+	}
+	snprintf(err, errlen,
+		 "unknown control \"%s\" (required, requisite, sufficient, optional or "
+		 "[verdict=action ...])",
+		 text);
+	return -1;
+}
+
+/* Errors carry the file and line of the setting they are about. */
+static void fail_at(struct rs_err *e, const config_setting_t *s, const char *fmt, ...)
+    RS_FMT(3, 4);
+
+static void fail_at(struct rs_err *e, const config_setting_t *s, const char *fmt, ...)
+{
+	char msg[400];
+	va_list ap;
+	const char *file = config_setting_source_file(s);
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	err_set(e, "%s:%u: %s", file ? file : "?", config_setting_source_line(s), msg);
+}
+
+/* Refuses keys that are not in `allowed`: a typo must not silently drop a rule. */
+static int check_keys(const config_setting_t *group, const char *const *allowed,
+		      const char *what, struct rs_err *e)
+{
+	for (int i = 0; i < config_setting_length(group); i++) {
+		const config_setting_t *s = config_setting_get_elem(group, (unsigned)i);
+		const char *name = config_setting_name(s);
+		size_t k;
+
+		for (k = 0; allowed[k]; k++)
+			if (strcmp(name, allowed[k]) == 0)
+				break;
+		if (!allowed[k]) {
+			fail_at(e, s, "unknown setting \"%s\" in %s", name, what);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* A string setting of group, or NULL (with an error when it exists but is not a string). */
+static const char *member_string(const config_setting_t *group, const char *name,
+				 struct rs_err *e)
+{
+	const config_setting_t *s = config_setting_get_member(group, name);
+
+	if (!s)
+		return NULL;
+	if (config_setting_type(s) != CONFIG_TYPE_STRING) {
+		fail_at(e, s, "\"%s\" must be a string", name);
+		return NULL;
+	}
+	return config_setting_get_string(s);
+}
+
+/* A list of strings, also accepting one bare string.  *out is caller-owned. */
+static int string_list(const config_setting_t *s, char ***out, size_t *count,
+		       struct rs_err *e)
+{
+	int type = config_setting_type(s);
+
+	if (type == CONFIG_TYPE_STRING) {
+		*out = xcalloc(1, sizeof(char *));
+		(*out)[0] = xstrdup(config_setting_get_string(s));
+		*count = 1;
+		return 0;
+	}
+	if (type != CONFIG_TYPE_ARRAY && type != CONFIG_TYPE_LIST) {
+		fail_at(e, s, "\"%s\" must be a list of strings", config_setting_name(s));
+		return -1;
+	}
+	*count = (size_t)config_setting_length(s);
+	*out = xcalloc(*count, sizeof(char *));
+	for (size_t i = 0; i < *count; i++) {
+		const config_setting_t *el = config_setting_get_elem(s, (unsigned)i);
+
+		if (config_setting_type(el) != CONFIG_TYPE_STRING) {
+			fail_at(e, el, "\"%s\" must be a list of strings",
+				config_setting_name(s));
+			return -1;
+		}
+		(*out)[i] = xstrdup(config_setting_get_string(el));
+	}
+	return 0;
+}
+
+static void free_list(char **list, size_t count)
+{
+	for (size_t i = 0; i < count; i++)
+		free(list[i]);
+	free(list);
+}
+
+static char *location_of(const config_setting_t *s)
+{
+	const char *file = config_setting_source_file(s);
+
+	return xasprintf("%s:%u", file ? file : "?", config_setting_source_line(s));
+}
+
+static int parse_arg(const config_setting_t *s, struct stack_arg *arg, struct rs_err *e)
+{
+	arg->name = xstrdup(config_setting_name(s));
+	arg->location = location_of(s);
+	switch (config_setting_type(s)) {
+	case CONFIG_TYPE_INT:
+	case CONFIG_TYPE_INT64:
+		arg->type = RS_ARG_INT;
+		arg->i = config_setting_get_int64(s);
+		return 0;
+	case CONFIG_TYPE_BOOL:
+		arg->type = RS_ARG_BOOL;
+		arg->i = config_setting_get_bool(s);
+		return 0;
+	case CONFIG_TYPE_STRING:
+		arg->type = RS_ARG_STRING;
+		arg->s = xstrdup(config_setting_get_string(s));
+		return 0;
+	case CONFIG_TYPE_ARRAY:
+	case CONFIG_TYPE_LIST:
+		arg->type = RS_ARG_STRING_LIST;
+		return string_list(s, &arg->list, &arg->list_count, e);
+	default:
+		fail_at(e, s, "argument \"%s\" must be an integer, boolean, string or list of "
+			      "strings",
+			arg->name);
+		return -1;
+	}
+}
+
+static int parse_entry(const config_setting_t *s, int is_policy, struct stack_entry *entry,
+		       struct rs_err *e)
+{
+	static const char *const policy_keys[] = {"module", "control", "args", NULL};
+	static const char *const after_keys[] = {"module", "args", NULL};
+	const config_setting_t *args;
+	const char *module, *control;
+	char why[256];
+
+	entry->location = location_of(s);
+	entry->ctx.entry = entry;
+	if (config_setting_type(s) != CONFIG_TYPE_GROUP) {
+		fail_at(e, s, "each entry must be a group { module = \"...\"; ... }");
+		return -1;
+	}
+	if (check_keys(s, is_policy ? policy_keys : after_keys,
+		       is_policy ? "a policy entry" : "an after entry", e))
+		return -1;
+	module = member_string(s, "module", e);
+	if (!module) {
+		fail_at(e, s, "entry has no \"module\"");
+		return -1;
+	}
+	if (!module[0]) {
+		fail_at(e, s, "\"module\" is empty");
+		return -1;
+	}
+	entry->module = xstrdup(module);
+	if (is_policy) {
+		control = member_string(s, "control", e);
+		if (!control) {
+			fail_at(e, s, "policy entry \"%s\" has no \"control\"", module);
+			return -1;
+		}
+		entry->control = xstrdup(control);
+		if (stack_parse_control(control, entry->actions, why, sizeof(why))) {
+			fail_at(e, config_setting_get_member(s, "control"), "%s", why);
+			return -1;
+		}
+	}
+	args = config_setting_get_member(s, "args");
+	if (!args)
+		return 0;
+	if (config_setting_type(args) != CONFIG_TYPE_GROUP) {
+		fail_at(e, args, "\"args\" must be a group { name = value; ... }");
+		return -1;
+	}
+	entry->arg_count = (size_t)config_setting_length(args);
+	entry->args = xcalloc(entry->arg_count, sizeof(*entry->args));
+	for (size_t i = 0; i < entry->arg_count; i++)
+		if (parse_arg(config_setting_get_elem(args, (unsigned)i), &entry->args[i], e))
+			return -1;
+	return 0;
+}
+
+static int parse_entries(const config_setting_t *list, int is_policy,
+			 struct stack_entry **out, size_t *count, struct rs_err *e)
+{
+	int type = config_setting_type(list);
+
+	if (type != CONFIG_TYPE_LIST) {
+		fail_at(e, list, "\"%s\" must be a list: ( { ... }, { ... } )",
+			config_setting_name(list));
+		return -1;
+	}
+	*count = (size_t)config_setting_length(list);
+	*out = xcalloc(*count, sizeof(**out));
+	for (size_t i = 0; i < *count; i++)
+		if (parse_entry(config_setting_get_elem(list, (unsigned)i), is_policy, &(*out)[i],
+				e))
+			return -1;
+	return 0;
+}
+
+static int parse_registry(const config_setting_t *g, struct stack *out, struct rs_err *e)
+{
+	static const char *const keys[] = {"url", "concurrency", NULL};
+	const config_setting_t *c;
+	const char *url;
+
+	if (config_setting_type(g) != CONFIG_TYPE_GROUP) {
+		fail_at(e, g, "\"registry\" must be a group { url = \"...\"; }");
+		return -1;
+	}
+	if (check_keys(g, keys, "registry", e))
+		return -1;
+	url = member_string(g, "url", e);
+	if (err_isset(e))
+		return -1;
+	if (url) {
+		if (strncmp(url, "http://", 7) && strncmp(url, "https://", 8)) {
+			fail_at(e, config_setting_get_member(g, "url"),
+				"registry url \"%s\" must start with http:// or https://", url);
+			return -1;
+		}
+		out->url = xstrdup(url);
+		out->url_location = location_of(config_setting_get_member(g, "url"));
+	}
+	c = config_setting_get_member(g, "concurrency");
+	if (c) {
+		long long n = config_setting_get_int64(c);
+
+		if (config_setting_type(c) != CONFIG_TYPE_INT &&
+		    config_setting_type(c) != CONFIG_TYPE_INT64) {
+			fail_at(e, c, "\"concurrency\" must be an integer");
+			return -1;
+		}
+		if (n < 1 || n > MAX_CONCURRENCY) {
+			fail_at(e, c, "concurrency %lld is out of range 1..%d", n, MAX_CONCURRENCY);
+			return -1;
+		}
+		out->concurrency = (int)n;
+	}
+	return 0;
+}
+
+static int parse_filter(const config_setting_t *g, const char *name, struct rs_pattern **out,
+			struct rs_err *e)
+{
+	const config_setting_t *s = config_setting_get_member(g, name);
+	char **list = NULL, why[300];
+	size_t count = 0;
+	int rc = -1;
+
+	if (!s)
+		return 0;
+	if (string_list(s, &list, &count, e))
+		goto out;
+	*out = pattern_compile_list((const char *const *)list, count, 0, why, sizeof(why));
+	if (!*out) {
+		fail_at(e, s, "repositories.%s: %s", name, why);
+		goto out;
+	}
+	rc = 0;
+out:
+	free_list(list, count);
+	return rc;
+}
+
+static int parse_repositories(const config_setting_t *g, struct stack *out, struct rs_err *e)
+{
+	static const char *const keys[] = {"include", "exclude", NULL};
+
+	if (config_setting_type(g) != CONFIG_TYPE_GROUP) {
+		fail_at(e, g, "\"repositories\" must be a group { include = [...]; }");
+		return -1;
+	}
+	if (check_keys(g, keys, "repositories", e))
+		return -1;
+	if (parse_filter(g, "include", &out->include, e))
+		return -1;
+	return parse_filter(g, "exclude", &out->exclude, e);
+}
+
+/* A jump past the last entry is almost certainly a miscount: refuse it. */
+static int check_jumps(const struct stack *s, struct rs_err *e)
+{
+	for (size_t i = 0; i < s->policy_count; i++) {
+		for (int v = 0; v < RS_VERDICT_MAX; v++) {
+			int a = s->policy[i].actions[v];
+
+			if (a > 0 && i + (size_t)a >= s->policy_count) {
+				err_set(e, "%s: %s=%d jumps past the end of the stack",
+					s->policy[i].location, verdict_words[v], a);
+				return -1;
+			}
+		}
+	}
+	return 0;
+}
+
+static int parse_root(const config_t *cfg, struct stack *out, struct rs_err *e)
+{
+	static const char *const keys[] = {"registry", "repositories", "policy", "after", NULL};
+	const config_setting_t *root = config_root_setting(cfg), *s;
+
+	if (check_keys(root, keys, "the stack", e))
+		return -1;
+	s = config_setting_get_member(root, "registry");
+	if (s && parse_registry(s, out, e))
+		return -1;
+	s = config_setting_get_member(root, "repositories");
+	if (s && parse_repositories(s, out, e))
+		return -1;
+	s = config_setting_get_member(root, "policy");
+	if (!s) {
+		err_set(e, "%s:1: no \"policy\" list: nothing would decide what to delete",
+			out->file);
+		return -1;
+	}
+	if (parse_entries(s, 1, &out->policy, &out->policy_count, e))
+		return -1;
+	if (out->policy_count == 0) {
+		fail_at(e, s, "\"policy\" is empty: nothing would decide what to delete");
+		return -1;
+	}
+	s = config_setting_get_member(root, "after");
+	if (s && parse_entries(s, 0, &out->after, &out->after_count, e))
+		return -1;
+	return check_jumps(out, e);
+}
+
+int stack_load(const char *path, struct stack *out, struct rs_err *e)
+{
+	config_t cfg;
+	char *dir = xstrdup(path);
+	int rc = -1;
+
+	memset(out, 0, sizeof(*out));
+	out->file = xstrdup(path);
+	out->concurrency = DEFAULT_CONCURRENCY;
+	config_init(&cfg);
+	/* @include paths are relative to the stack file, not to the working directory. */
+	config_set_include_dir(&cfg, dirname(dir));
+	if (config_read_file(&cfg, path) != CONFIG_TRUE) {
+		if (config_error_type(&cfg) == CONFIG_ERR_FILE_IO)
+			err_set(e, "%s: cannot read the stack file", path);
+		else
+			err_set(e, "%s:%d: %s",
+				config_error_file(&cfg) ? config_error_file(&cfg) : path,
+				config_error_line(&cfg), config_error_text(&cfg));
+		goto out;
+	}
+	rc = parse_root(&cfg, out, e);
+out:
+	config_destroy(&cfg);
+	free(dir);
+	return rc;
+}
+
+const struct stack_arg *stack_entry_arg(const struct stack_entry *entry, const char *name)
+{
+	for (size_t i = 0; i < entry->arg_count; i++)
+		if (strcmp(entry->args[i].name, name) == 0)
+			return &entry->args[i];
+	return NULL;
+}
+
+static void free_entries(struct stack_entry *entries, size_t count)
+{
+	for (size_t i = 0; i < count; i++) {
+		struct stack_entry *en = &entries[i];
+
+		for (size_t k = 0; k < en->arg_count; k++) {
+			free(en->args[k].name);
+			free(en->args[k].s);
+			free(en->args[k].location);
+			free_list(en->args[k].list, en->args[k].list_count);
+		}
+		free(en->args);
+		free(en->module);
+		free(en->control);
+		free(en->location);
+		free(en->path);
+	}
+	free(entries);
+}
+
+void stack_free(struct stack *s)
+{
+	free_entries(s->policy, s->policy_count);
+	free_entries(s->after, s->after_count);
+	pattern_free(s->include);
+	pattern_free(s->exclude);
+	free(s->url);
+	free(s->url_location);
+	free(s->file);
+	memset(s, 0, sizeof(*s));
+}

@@ -1,0 +1,85 @@
+/* stack.h - a stack file (libconfig) parsed into core-owned structures: the registry, the
+ * repository filters, the policy stack with its PAM-style control actions, and the
+ * after-steps.  Nothing here outlives libconfig's memory by accident: every string is
+ * copied. */
+#ifndef RS_STACK_H
+#define RS_STACK_H
+
+#include <stddef.h>
+
+#include "regsweep/module.h"
+#include "util.h"
+
+/* Control actions, as in Linux-PAM: a positive value is a forward jump over that many
+ * entries. */
+enum stack_action {
+	STACK_IGNORE = 0,
+	STACK_OK = -1,
+	STACK_DONE = -2,
+	STACK_BAD = -3,
+	STACK_DIE = -4,
+};
+
+/* One argument as written in the stack file. */
+struct stack_arg {
+	char *name;
+	enum rs_arg_type type; /* what the file holds: INT, STRING, BOOL or STRING_LIST */
+	long long i;           /* INT, BOOL */
+	char *s;               /* STRING */
+	char **list;           /* STRING_LIST */
+	size_t list_count;
+	char *location; /* "file:line" */
+};
+
+struct stack_entry;
+
+/* What a module's host API calls receive; one per entry. */
+struct rs_ctx {
+	const struct stack_entry *entry;
+};
+
+struct stack_entry {
+	char *module;   /* as written: a name or an absolute path */
+	char *control;  /* as written; NULL for after-steps */
+	int actions[RS_VERDICT_MAX];
+	struct stack_arg *args;
+	size_t arg_count;
+	char *location; /* "file:line" of the entry */
+	struct rs_ctx ctx;
+
+	/* Filled by the loader. */
+	char *path;
+	void *handle;
+	const struct rs_module *desc;
+	void *state;
+	int initialised;
+};
+
+struct stack {
+	char *file;
+	char *url;       /* NULL when the stack gives none */
+	char *url_location;
+	int concurrency; /* default 8 */
+	struct rs_pattern *include; /* NULL: every repository */
+	struct rs_pattern *exclude; /* NULL: none */
+	struct stack_entry *policy;
+	size_t policy_count;
+	struct stack_entry *after;
+	size_t after_count;
+};
+
+/* Parse the stack file at path into *out (caller-owned; release with stack_free, also after
+ * a failure).  Returns 0, or -1 with "file:line: what" in e. */
+int stack_load(const char *path, struct stack *out, struct rs_err *e);
+void stack_free(struct stack *s);
+
+/* A control word ("required", "requisite", "sufficient", "optional") or a bracket form
+ * ("[delete=ok keep=die pass=ignore]") to actions.  Verdicts a bracket form does not name
+ * get `default=`, or ignore.  Returns 0, or -1 with a reason in err. */
+int stack_parse_control(const char *text, int actions[RS_VERDICT_MAX], char *err,
+			size_t errlen);
+
+/* The argument called name, or NULL. */
+const struct stack_arg *stack_entry_arg(const struct stack_entry *entry, const char *name);
+
+#endif

@@ -1,0 +1,46 @@
+/* sweep.h - the pipeline behind the commands: load a stack, scan, decide, plan, apply,
+ * and chain the after-steps. */
+#ifndef RS_SWEEP_H
+#define RS_SWEEP_H
+
+#include "plan.h"
+#include "stack.h"
+#include "util.h"
+
+/* Exit codes: part of the public contract. */
+enum sweep_exit {
+	SWEEP_EXIT_OK = 0,
+	SWEEP_EXIT_FAILED = 1, /* some requests failed (or the registry could not be reached) */
+	SWEEP_EXIT_USAGE = 2,  /* usage, stack or module error: nothing was deleted */
+};
+
+struct sweep_opts {
+	const char *stack_path;
+	const char *registry;   /* overrides the stack's url when non-NULL */
+	const char *module_dir; /* extra module directory, may be NULL */
+	int concurrency;        /* overrides the stack's when > 0 */
+};
+
+/* Parse the stack and load its modules into *s (caller-owned: sweep_release it, also after
+ * a failure).  Returns 0, or -1 with "file:line: what" in e. */
+int sweep_load(const struct sweep_opts *o, struct stack *s, struct rs_err *e);
+void sweep_release(struct stack *s);
+
+/* The registry URL in force: the override, else the stack's; NULL with e set if none. */
+const char *sweep_url(const struct sweep_opts *o, const struct stack *s, struct rs_err *e);
+
+/* Scan the registry and build the plan into *out (caller-owned, plan_free).  Read-only.
+ * Returns 0, or -1 with e set when the registry could not be listed at all. */
+int sweep_plan(const struct sweep_opts *o, struct stack *s, struct plan *out,
+	       struct rs_err *e);
+
+/* Send the plan's DELETEs (repositories with an error are skipped) and record results in
+ * the plan.  Returns the number of failed deletions, or -1 with e set when the registry
+ * could not be reached (nothing was sent). */
+long sweep_apply(struct plan *p, const char *url, int concurrency, struct rs_err *e);
+
+/* Run the after-steps in order, told whether this was a dry run.  Returns 0, or -1 with
+ * "file:line: module: what" in e at the first that fails. */
+int sweep_after(struct stack *s, const struct plan *p, int dry_run, struct rs_err *e);
+
+#endif

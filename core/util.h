@@ -1,0 +1,48 @@
+/* util.h - allocation that aborts on exhaustion, growable buffers, first-error-wins error
+ * text, and the duration / RFC 3339 parsers shared by the core and the host API. */
+#ifndef RS_UTIL_H
+#define RS_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define RS_FMT(a, b) __attribute__((format(printf, a, b)))
+
+/* Allocation failures print one line and abort (tmux's xmalloc): a half-built plan is
+ * worse than no plan.  Results are owned by the caller and released with free(). */
+void *xmalloc(size_t size);
+void *xcalloc(size_t n, size_t size);
+void *xrealloc(void *p, size_t size);
+char *xstrdup(const char *s);
+char *xstrndup(const char *s, size_t n);
+char *xasprintf(const char *fmt, ...) RS_FMT(1, 2);
+
+/* Error text where the first error wins (curl's Curl_failf); later calls are ignored. */
+struct rs_err {
+	char msg[512];
+};
+void err_set(struct rs_err *e, const char *fmt, ...) RS_FMT(2, 3);
+int err_isset(const struct rs_err *e);
+
+/* A growable byte buffer, always NUL-terminated; owned by whoever holds the struct and
+ * released with buf_free(). */
+struct buf {
+	char *data;
+	size_t len;
+	size_t cap;
+};
+void buf_append(struct buf *b, const void *data, size_t len);
+void buf_printf(struct buf *b, const char *fmt, ...) RS_FMT(2, 3);
+void buf_free(struct buf *b);
+
+/* "90m", "12h", "30d", "2w" (also "s") to seconds.  Returns 0 on success, -1 otherwise. */
+int util_parse_duration(const char *text, int64_t *seconds);
+
+/* RFC 3339 ("2024-05-01T10:20:30Z", fractional seconds and numeric offsets allowed) to Unix
+ * seconds.  Returns 0 on success, -1 otherwise. */
+int util_parse_rfc3339(const char *text, int64_t *seconds);
+
+/* Unix seconds to "YYYY-MM-DDTHH:MM:SSZ" in out (at least 21 bytes). */
+void util_format_rfc3339(int64_t seconds, char *out, size_t outlen);
+
+#endif

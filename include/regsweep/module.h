@@ -1,0 +1,179 @@
+/* regsweep/module.h - the SDK for regsweep modules; the only header a module includes.
+ *
+ * A module is a shared object exporting one data symbol, `regsweep_module`, of type
+ * `const struct rs_module`.  The core dlopen()s it, checks the descriptor, validates the
+ * stack entry's `args` against the module's argument table, then calls `init` with an
+ * append-only host API table.  No memory crosses the boundary unowned: everything the
+ * core hands a module is borrowed for the duration of the call, and everything a module
+ * allocates it frees itself in `fini`.
+ */
+#ifndef REGSWEEP_MODULE_H
+#define REGSWEEP_MODULE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define RS_ABI_MAJOR 1 /* bump on any incompatible change */
+#define RS_ABI_MINOR 0 /* bump when appending fields or host API entries */
+#define RS_ABI_VERSION (((uint32_t)RS_ABI_MAJOR << 16) | (uint32_t)RS_ABI_MINOR)
+#define RS_MODULE_SYMBOL "regsweep_module"
+
+/* Status codes.  Append-only: never renumber or remove a value. */
+enum rs_status {
+	RS_OK = 0,
+	RS_ERR_ARGS,     /* bad module arguments */
+	RS_ERR_NOMEM,    /* allocation failed */
+	RS_ERR_IO,       /* file, process or pipe error */
+	RS_ERR_INTERNAL, /* a bug; should not happen */
+	RS_ERR_HTTP,     /* a request failed */
+	RS_ERR_CONFIG,   /* broken stack file */
+	RS_ERR_MODULE,   /* module failed to load or initialise */
+	RS_ERR_FAILED,   /* an after-step ran and reported failure */
+	RS_STATUS_MAX    /* never use */
+};
+
+/* A policy module's verdict on one tag.  DELETE plays PAM's "success", KEEP its failure and
+ * PASS its "ignore". */
+enum rs_verdict { RS_PASS = 0, RS_KEEP = 1, RS_DELETE = 2, RS_VERDICT_MAX };
+
+enum rs_kind { RS_KIND_POLICY = 1, RS_KIND_AFTER = 2 };
+
+enum rs_arg_type {
+	RS_ARG_INT = 1,     /* libconfig integer */
+	RS_ARG_STRING,      /* libconfig string */
+	RS_ARG_BOOL,        /* libconfig boolean */
+	RS_ARG_STRING_LIST, /* libconfig array or list of strings */
+	RS_ARG_DURATION     /* string such as "90m", "12h", "30d", "2w"; read with arg_duration */
+};
+
+enum rs_log_level { RS_LOG_ERROR = 0, RS_LOG_WARN, RS_LOG_INFO, RS_LOG_DEBUG };
+
+/* Image facts a policy module needs; the core fetches only what the stack asks for. */
+#define RS_NEED_DIGEST (1u << 0)  /* manifest digest (one HEAD per tag) */
+#define RS_NEED_CREATED (1u << 1) /* config blob `created` */
+#define RS_NEED_LABELS (1u << 2)  /* config blob labels */
+#define RS_NEED_SIZE (1u << 3)    /* manifest, config and layer sizes */
+
+#define RS_CREATED_UNKNOWN INT64_MIN
+#define RS_REASON_MAX 128
+
+/* One declared argument.  Tables end with an entry whose name is NULL. */
+struct rs_arg_spec {
+	const char *name;
+	enum rs_arg_type type;
+	int required; /* non-zero: the stack entry must give it */
+	const char *help;
+};
+
+struct rs_label {
+	const char *key;
+	const char *value;
+};
+
+/* One tag of a repository.  Borrowed from the core for the duration of `decide`. */
+struct rs_image {
+	const char *tag;
+	const char *digest;     /* "sha256:..."; NULL when not fetched */
+	const char *media_type; /* manifest media type; NULL when not fetched */
+	int64_t created;        /* Unix seconds; RS_CREATED_UNKNOWN when not known */
+	int64_t size;           /* bytes of manifest + config + layers; -1 when not known */
+	const struct rs_label *labels;
+	size_t label_count;
+};
+
+/* All images of one repository, in the registry's tag-list order (which is not age order). */
+struct rs_repo_view {
+	const char *name;
+	const struct rs_image *images;
+	size_t count;
+	int64_t now; /* Unix seconds; the same for every repository of a run */
+};
+
+/* A module's answer for one image: written by `decide` into a caller-owned array whose
+ * entries start as PASS with an empty reason. */
+struct rs_decision {
+	enum rs_verdict verdict;
+	char reason[RS_REASON_MAX];
+};
+
+/* What an after-step is told about the run that preceded it.  Borrowed. */
+struct rs_run_summary {
+	const char *registry; /* base URL */
+	int dry_run;
+	size_t repositories;
+	size_t tags_deleted;
+	size_t manifests_deleted;
+	size_t requests_failed;
+};
+
+struct rs_ctx;     /* opaque; one per stack entry, owned by the core */
+struct rs_pattern; /* opaque; a compiled list of anchored PCRE2 patterns */
+
+/* Services lent to modules.  Append-only, like sqlite3_api_routines: new entries go at the
+ * end and raise RS_ABI_MINOR; check `struct_size` before using an entry added later. */
+struct rs_host_api {
+	uint32_t abi_version;
+	uint32_t struct_size;
+
+	/* Log a line; the core prefixes it with the module name and stack location. */
+	void (*log)(const struct rs_ctx *ctx, enum rs_log_level level, const char *fmt, ...)
+	    __attribute__((format(printf, 3, 4)));
+
+	/* Argument accessors.  The core has already checked names and types against the
+	 * module's table.  Return 1 and set *out when the argument is present, 0 when absent.
+	 * Strings are borrowed until `fini`. */
+	int (*arg_int)(const struct rs_ctx *ctx, const char *name, long long *out);
+	int (*arg_string)(const struct rs_ctx *ctx, const char *name, const char **out);
+	int (*arg_bool)(const struct rs_ctx *ctx, const char *name, int *out);
+	/* Number of strings in a list argument (0 when absent) and the i-th one. */
+	size_t (*arg_list_count)(const struct rs_ctx *ctx, const char *name);
+	const char *(*arg_list_item)(const struct rs_ctx *ctx, const char *name, size_t i);
+	/* A duration argument in seconds; 0 when absent, -1 with a message in err when the
+	 * text is not a duration. */
+	int (*arg_duration)(const struct rs_ctx *ctx, const char *name, int64_t *out, char *err,
+			    size_t errlen);
+
+	/* Compile a list argument's strings as PCRE2 patterns anchored at both ends.  Returns
+	 * NULL and writes err when a pattern does not compile; the caller owns the result and
+	 * frees it with pattern_free.  An absent argument gives an empty pattern list. */
+	struct rs_pattern *(*pattern_compile)(const struct rs_ctx *ctx, const char *name,
+					      char *err, size_t errlen);
+	/* 1 when any pattern of the list matches the whole subject, else 0. */
+	int (*pattern_match)(const struct rs_pattern *p, const char *subject);
+	/* Number of patterns in the list. */
+	size_t (*pattern_count)(const struct rs_pattern *p);
+	void (*pattern_free)(struct rs_pattern *p);
+
+	/* Where the stack entry stands, "file:line"; borrowed until `fini`. */
+	const char *(*location)(const struct rs_ctx *ctx);
+};
+
+struct rs_module {
+	uint32_t abi_version; /* RS_MODULE_HEADER fills these two */
+	uint32_t struct_size;
+	const char *name;    /* must equal the stack's module name or the file's base name */
+	const char *summary; /* one line */
+	enum rs_kind kind;
+	const struct rs_arg_spec *args; /* NULL-name terminated; any other name is refused */
+	unsigned needs;                 /* RS_NEED_* bits (policy modules) */
+
+	/* Read arguments, allocate *state.  On failure return non-RS_OK and write a one-line
+	 * reason into err (caller-owned, errlen bytes).  Required. */
+	enum rs_status (*init)(const struct rs_ctx *ctx, const struct rs_host_api *host,
+			       void **state, char *err, size_t errlen);
+	/* Policy modules: called once per repository with the whole set of its images; writes
+	 * out[i] for repo->images[i].  Required for RS_KIND_POLICY. */
+	enum rs_status (*decide)(const struct rs_ctx *ctx, void *state,
+				 const struct rs_repo_view *repo, struct rs_decision *out);
+	/* After-steps: called once after a successful apply.  Required for RS_KIND_AFTER. */
+	enum rs_status (*after)(const struct rs_ctx *ctx, void *state,
+				const struct rs_run_summary *summary, char *err, size_t errlen);
+	/* Free state.  May be NULL. */
+	void (*fini)(void *state);
+};
+
+#define RS_MODULE_HEADER .abi_version = RS_ABI_VERSION, .struct_size = sizeof(struct rs_module)
+
+#define RS_MODULE_EXPORT __attribute__((visibility("default")))
+
+#endif /* REGSWEEP_MODULE_H */
