@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# 9 repositories x 300 tags whose list order is not age order: keep_last count = 2 by created
+# leaves exactly the two newest images in every repository, and `plan` deletes nothing.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+reg_start
+trap reg_stop EXIT
+
+# build-i is created at base + i hours: build-299 and build-300 are the newest.
+echo "bulk bulk/app 9 300 1700000000 3600" | "$RS_SEED" "$REG_URL" >"$REG_DIR/seeded"
+assert_eq 2700 "$(wc -l <"$REG_DIR/seeded")" "seeded tags"
+
+# The trap the naive script falls into: the last two tags in list order are not the newest.
+naive=$(curl -fsS "$REG_URL/v2/bulk/app-1/tags/list?n=1000" |
+	tr -d '[]{}"' | sed 's/.*tags://' | tr ',' '\n' | tail -n 2 | sort | tr '\n' ' ')
+[ "$naive" != "build-299 build-300 " ] || fail "tags/list came back in age order; test is void"
+
+stack=$REG_DIR/keep-last.stack
+cat >"$stack" <<STACK
+registry = { url = "$REG_URL"; concurrency = 8; };
+policy = (
+  { module = "keep_last"; control = "required"; args = { count = 2; order = "created"; }; }
+);
+STACK
+
+"$REGSWEEP" plan -c "$stack" -o "$REG_DIR/plan.json" >"$REG_DIR/plan.txt"
+assert_eq 0 "$(reg_delete_count)" "DELETE requests after plan"
+assert_contains "$(cat "$REG_DIR/plan.txt")" \
+	"total: 9 repositories, 2700 tags, 18 kept, 2682 to delete, 2682 manifests to delete" \
+	"plan total line"
+assert_eq 300 "$(reg_tags bulk/app-5 | wc -l)" "tags left after plan"
+
+"$REGSWEEP" run -c "$stack" >"$REG_DIR/run.txt"
+assert_eq 2682 "$(reg_delete_count)" "DELETE requests after run"
+for i in $(seq 1 9); do
+	assert_eq "build-299 build-300" "$(reg_tags "bulk/app-$i" | tr '\n' ' ' | sed 's/ $//')" \
+		"tags left in bulk/app-$i"
+done
+echo "PASS: keep_last bulk"

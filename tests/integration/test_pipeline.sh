@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# The stack from the stack-format docs end to end: repository filters, regex requisite,
+# keep_last and age, an OCI index counted as one image (created = newest child's);
+# plan -o, run --dry-run, then apply of the saved plan deletes exactly what was planned.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+reg_start
+trap reg_stop EXIT
+
+ago() { date -u -d "@$(($(date +%s) - $1 * 86400))" +%Y-%m-%dT%H:%M:%SZ; }
+
+"$RS_SEED" "$REG_URL" >/dev/null <<SPEC
+image team/api latest $(ago 1)
+image team/api v1.0 $(ago 400)
+image team/api b1 $(ago 100)
+image team/api b2 $(ago 90)
+image team/api b3 $(ago 80)
+image team/api b4 $(ago 60)
+image team/api b5 $(ago 10)
+index team/api multi $(ago 200) $(ago 50)
+index team/api fresh-multi $(ago 300) $(ago 5) docker
+image team/web w1 $(ago 200) oci
+image team/web w2 $(ago 100)
+image team/web w3 $(ago 40)
+image base/os old $(ago 900)
+image base/os older $(ago 1000)
+SPEC
+
+stack=$REG_DIR/pipeline.stack
+cat >"$stack" <<STACK
+registry = { url = "$REG_URL"; concurrency = 4; };
+repositories = { include = [ "^team.*", "^base/" ]; exclude = [ "^base/" ]; };
+policy = (
+  { module = "regex";     control = "requisite"; args = { keep = [ "latest", "v[0-9]+\\\\..*" ]; }; },
+  { module = "keep_last"; control = "required";  args = { count = 2; order = "created"; }; },
+  { module = "age";       control = "required";  args = { older_than = "30d"; }; }
+);
+STACK
+
+"$REGSWEEP" plan -c "$stack" -o "$REG_DIR/plan.json" -v >"$REG_DIR/plan.txt"
+assert_eq 0 "$(reg_delete_count)" "DELETE requests after plan"
+plan=$(cat "$REG_DIR/plan.txt")
+assert_contains "$plan" "total: 2 repositories, 12 tags, 5 kept, 7 to delete, 7 manifests to delete" \
+	"plan totals"
+assert_contains "$plan" "keep   team/api:latest  regex: " "regex decides latest"
+assert_contains "$plan" "keep   team/api:fresh-multi  keep_last: " "index ranks by newest child"
+assert_contains "$plan" "delete team/api:multi  keep_last: " "old index is deleted"
+
+"$REGSWEEP" run -c "$stack" --dry-run >"$REG_DIR/dry.txt"
+assert_eq 0 "$(reg_delete_count)" "DELETE requests after run --dry-run"
+assert_contains "$(cat "$REG_DIR/dry.txt")" "7 manifests to delete" "dry run shows the plan"
+
+"$REGSWEEP" apply "$REG_DIR/plan.json" >"$REG_DIR/apply.txt"
+assert_contains "$(cat "$REG_DIR/apply.txt")" "deleted 7 of 7 manifests (7 tags)" "apply summary"
+assert_eq 7 "$(reg_delete_count)" "DELETE requests after apply"
+assert_eq "b5 fresh-multi latest v1.0" "$(reg_tags team/api | tr '\n' ' ' | sed 's/ $//')" \
+	"team/api tags left"
+assert_eq "w2 w3" "$(reg_tags team/web | tr '\n' ' ' | sed 's/ $//')" "team/web tags left"
+assert_eq "old older" "$(reg_tags base/os | tr '\n' ' ' | sed 's/ $//')" "excluded repository"
+
+# Applying the same plan again: every manifest is already gone, which counts as done.
+"$REGSWEEP" apply "$REG_DIR/plan.json" >"$REG_DIR/apply2.txt"
+assert_contains "$(cat "$REG_DIR/apply2.txt")" "deleted 7 of 7 manifests" "second apply"
+echo "PASS: pipeline"

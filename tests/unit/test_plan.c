@@ -1,0 +1,140 @@
+/* test_plan.c - digest grouping (the shared-digest rule), plan JSON round trip, and
+ * rejection of malformed plan files. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "plan.h"
+#include "tests.h"
+
+#define D1 "sha256:1111111111111111111111111111111111111111111111111111111111111111"
+#define D2 "sha256:2222222222222222222222222222222222222222222222222222222222222222"
+#define D3 "sha256:3333333333333333333333333333333333333333333333333333333333333333"
+
+static void add_tag(struct plan_repo *r, const char *tag, const char *digest,
+		    enum rs_verdict v)
+{
+	struct plan_tag *t;
+
+	r->tags = xrealloc(r->tags, (r->tag_count + 1) * sizeof(*r->tags));
+	t = &r->tags[r->tag_count++];
+	memset(t, 0, sizeof(*t));
+	t->tag = xstrdup(tag);
+	t->digest = digest ? xstrdup(digest) : NULL;
+	t->media_type = xstrdup("application/vnd.docker.distribution.manifest.v2+json");
+	t->created = 1714558830;
+	t->verdict = v;
+	t->reason = xstrdup("test");
+}
+
+static void sample(struct plan *p)
+{
+	struct plan_repo *r;
+
+	memset(p, 0, sizeof(*p));
+	p->registry = xstrdup("http://127.0.0.1:5000");
+	p->created = 1714558830;
+	r = plan_add_repo(p, "team/app");
+	add_tag(r, "a", D1, RS_DELETE);
+	add_tag(r, "b", D1, RS_KEEP);
+	add_tag(r, "c", D2, RS_DELETE);
+	add_tag(r, "d", D2, RS_DELETE);
+	add_tag(r, "e", NULL, RS_DELETE);
+	add_tag(r, "f", D3, RS_KEEP);
+	plan_group_digests(r);
+}
+
+static void test_grouping(void)
+{
+	struct plan p;
+	struct plan_repo *r;
+	struct plan_totals t;
+
+	sample(&p);
+	r = &p.repos[0];
+	CU_ASSERT_EQUAL(r->tags[0].verdict, RS_KEEP);
+	CU_ASSERT_STRING_EQUAL(r->tags[0].reason, "shares digest with b");
+	CU_ASSERT_EQUAL(r->tags[4].verdict, RS_KEEP);
+	CU_ASSERT_STRING_EQUAL(r->tags[4].reason, "digest unknown: cannot be deleted safely");
+	CU_ASSERT_EQUAL(r->tags[2].verdict, RS_DELETE);
+	CU_ASSERT_EQUAL(r->tags[3].verdict, RS_DELETE);
+	CU_ASSERT_EQUAL_FATAL(r->deletion_count, 1);
+	CU_ASSERT_STRING_EQUAL(r->deletions[0].digest, D2);
+	CU_ASSERT_EQUAL_FATAL(r->deletions[0].tag_count, 2);
+	CU_ASSERT_STRING_EQUAL(r->deletions[0].tags[0], "c");
+	CU_ASSERT_STRING_EQUAL(r->deletions[0].tags[1], "d");
+	plan_totals(&p, &t);
+	CU_ASSERT_EQUAL(t.tags, 6);
+	CU_ASSERT_EQUAL(t.deleted, 2);
+	CU_ASSERT_EQUAL(t.kept, 4);
+	CU_ASSERT_EQUAL(t.manifests, 1);
+	plan_free(&p);
+}
+
+static void test_json_round_trip(void)
+{
+	struct plan p, back;
+	struct rs_err e = {{0}};
+	char *json, *path;
+
+	sample(&p);
+	json = plan_to_json(&p, 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(json, "\"verdict\":\t\"keep\""));
+	CU_ASSERT_PTR_NOT_NULL(strstr(json, "\"reason\":\t\"shares digest with b\""));
+	CU_ASSERT_PTR_NOT_NULL(strstr(json, "\"created\":\t\"2024-05-01T10:20:30Z\""));
+	CU_ASSERT_PTR_NOT_NULL(strstr(json, "\"manifests_deleted\":\t1"));
+	path = tests_write_file("plan.json", json);
+	CU_ASSERT_EQUAL_FATAL(plan_read_file(path, &back, &e), 0);
+	CU_ASSERT_STRING_EQUAL(back.registry, "http://127.0.0.1:5000");
+	CU_ASSERT_EQUAL(back.created, 1714558830);
+	CU_ASSERT_EQUAL_FATAL(back.repo_count, 1);
+	CU_ASSERT_STRING_EQUAL(back.repos[0].name, "team/app");
+	CU_ASSERT_EQUAL_FATAL(back.repos[0].deletion_count, 1);
+	CU_ASSERT_STRING_EQUAL(back.repos[0].deletions[0].digest, D2);
+	CU_ASSERT_EQUAL(back.repos[0].deletions[0].tag_count, 2);
+	plan_free(&back);
+	plan_free(&p);
+	free(json);
+	free(path);
+}
+
+static void test_bad_plans(void)
+{
+	static const struct {
+		const char *text, *msg;
+	} bad[] = {
+		{"{", "not valid JSON"},
+		{"{\"version\":2,\"registry\":\"http://x\",\"repositories\":[]}",
+		 "not a version 1 regsweep plan"},
+		{"{\"version\":1,\"repositories\":[]}", "lacks \"registry\""},
+		{"{\"version\":1,\"registry\":\"http://x\",\"repositories\":[{\"name\":\"../x\","
+		 "\"deletions\":[]}]}",
+		 "repository 1 has no valid"},
+		{"{\"version\":1,\"registry\":\"http://x\",\"repositories\":[{\"name\":\"a\","
+		 "\"deletions\":[{\"digest\":\"sha256:../../v2\",\"tags\":[]}]}]}",
+		 "deletion 1 is malformed"},
+	};
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char name[32], *path;
+		struct plan p;
+		struct rs_err e = {{0}};
+
+		snprintf(name, sizeof(name), "bad-%zu.json", i);
+		path = tests_write_file(name, bad[i].text);
+		CU_ASSERT_EQUAL(plan_read_file(path, &p, &e), -1);
+		CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, bad[i].msg));
+		plan_free(&p);
+		free(path);
+	}
+}
+
+void suite_plan(void)
+{
+	static const struct test_case cases[] = {
+		{"shared digests", test_grouping},
+		{"json round trip", test_json_round_trip},
+		{"bad plan files", test_bad_plans},
+		{NULL, NULL},
+	};
+	tests_add_suite("plan", cases);
+}

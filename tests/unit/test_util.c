@@ -1,0 +1,94 @@
+/* test_util.c - duration and RFC 3339 parsing, first-error-wins text. */
+#include "tests.h"
+#include "util.h"
+
+static void test_durations(void)
+{
+	static const struct {
+		const char *text;
+		int ok;
+		int64_t seconds;
+	} cases[] = {
+		{"90m", 1, 5400},     {"12h", 1, 43200},   {"30d", 1, 2592000}, {"2w", 1, 1209600},
+		{"45s", 1, 45},       {"0d", 1, 0},        {"", 0, 0},          {"d", 0, 0},
+		{"30", 0, 0},         {"30x", 0, 0},       {"3d4h", 0, 0},      {"-1d", 0, 0},
+		{" 1d", 0, 0},        {"1d ", 0, 0},       {"99999999999999999999d", 0, 0},
+		{"9999999999999999w", 0, 0},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int64_t s = -7;
+		int rc = util_parse_duration(cases[i].text, &s);
+
+		CU_ASSERT_EQUAL(rc, cases[i].ok ? 0 : -1);
+		if (cases[i].ok)
+			CU_ASSERT_EQUAL(s, cases[i].seconds);
+	}
+}
+
+static void test_rfc3339(void)
+{
+	static const struct {
+		const char *text;
+		int ok;
+		int64_t seconds;
+	} cases[] = {
+		{"1970-01-01T00:00:00Z", 1, 0},
+		{"2024-05-01T10:20:30Z", 1, 1714558830},
+		{"2024-05-01T10:20:30.123456789Z", 1, 1714558830},
+		{"2024-05-01T12:20:30+02:00", 1, 1714558830},
+		{"2024-05-01T08:20:30-02:00", 1, 1714558830},
+		{"2024-02-29T00:00:00Z", 1, 1709164800},
+		{"2024-05-01 10:20:30Z", 1, 1714558830},
+		{"2024-05-01T10:20:30", 0, 0},
+		{"2024-13-01T10:20:30Z", 0, 0},
+		{"2024-05-32T10:20:30Z", 0, 0},
+		{"2024-05-01T24:00:00Z", 0, 0},
+		{"2024-05-01T10:20:30.Z", 0, 0},
+		{"2024-05-01T10:20:30Zjunk", 0, 0},
+		{"0001-01-01T00:00:00Z", 1, -62135596800},
+		{"", 0, 0},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int64_t s = -7;
+		int rc = util_parse_rfc3339(cases[i].text, &s);
+
+		CU_ASSERT_EQUAL(rc, cases[i].ok ? 0 : -1);
+		if (cases[i].ok)
+			CU_ASSERT_EQUAL(s, cases[i].seconds);
+	}
+}
+
+static void test_format_roundtrip(void)
+{
+	char buf[32];
+	int64_t back;
+
+	util_format_rfc3339(1714558830, buf, sizeof(buf));
+	CU_ASSERT_STRING_EQUAL(buf, "2024-05-01T10:20:30Z");
+	CU_ASSERT_EQUAL(util_parse_rfc3339(buf, &back), 0);
+	CU_ASSERT_EQUAL(back, 1714558830);
+}
+
+static void test_first_error_wins(void)
+{
+	struct rs_err e = {{0}};
+
+	CU_ASSERT_FALSE(err_isset(&e));
+	err_set(&e, "first %d", 1);
+	err_set(&e, "second");
+	CU_ASSERT_STRING_EQUAL(e.msg, "first 1");
+}
+
+void suite_util(void)
+{
+	static const struct test_case cases[] = {
+		{"durations", test_durations},
+		{"rfc3339", test_rfc3339},
+		{"format round trip", test_format_roundtrip},
+		{"first error wins", test_first_error_wins},
+		{NULL, NULL},
+	};
+	tests_add_suite("util", cases);
+}
