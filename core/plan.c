@@ -191,14 +191,32 @@ char *plan_to_json(const struct plan *p, int with_results)
 
 /* Registry names and digests end up in URLs: accept only what the distribution spec allows,
  * so a hand-edited plan cannot smuggle a path or query into a DELETE. */
+static int alnum_lower(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+}
+
+/* Path components of [a-z0-9]+ joined by single '.', '_', '__' or '-' runs, split by '/'. */
 static int valid_repo_name(const char *s)
 {
-	if (!*s || strlen(s) > 255)
+	if (strlen(s) > 255)
 		return 0;
-	for (; *s; s++)
-		if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || strchr("._-/", *s)))
+	for (const char *p = s;; p++) {
+		if (!alnum_lower(*p))
+			return 0; /* every component and separator run ends on an alphanumeric */
+		while (alnum_lower(p[1]))
+			p++;
+		if (p[1] == '\0')
+			return 1;
+		p++;
+		if (*p == '_' && p[1] == '_')
+			p++;
+		else if (*p == '-')
+			while (p[1] == '-')
+				p++;
+		else if (*p != '.' && *p != '_' && *p != '/')
 			return 0;
-	return 1;
+	}
 }
 
 static int valid_digest(const char *s)

@@ -109,6 +109,12 @@ static void test_bad_plans(void)
 		{"{\"version\":1,\"registry\":\"http://x\",\"repositories\":[{\"name\":\"../x\","
 		 "\"deletions\":[]}]}",
 		 "repository 1 has no valid"},
+		{"{\"version\":1,\"registry\":\"http://x\",\"repositories\":[{\"name\":\"a//b\","
+		 "\"deletions\":[]}]}",
+		 "repository 1 has no valid"},
+		{"{\"version\":1,\"registry\":\"http://x\",\"repositories\":[{\"name\":\"a?b\","
+		 "\"deletions\":[]}]}",
+		 "repository 1 has no valid"},
 		{"{\"version\":1,\"registry\":\"http://x\",\"repositories\":[{\"name\":\"a\","
 		 "\"deletions\":[{\"digest\":\"sha256:../../v2\",\"tags\":[]}]}]}",
 		 "deletion 1 is malformed"},

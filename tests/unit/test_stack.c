@@ -108,8 +108,8 @@ static const struct {
 	 3, "\"x\" must be a list of strings"},
 	{"policy = ( { module = \"a\"; control = \"required\"; } );\nafter = (\n { module = "
 	 "\"gc\"; control = \"required\"; }\n);\n",
-	 4, "unknown setting \"control\" in an after entry"},
-	{"policy = (\n \"age\"\n);\n", 2, "each entry must be a group"},
+	 3, "unknown setting \"control\" in an after entry"},
+	{"policy = ( \"age\" );\n", 1, "each entry must be a group"},
 };
 
 static void test_broken_stacks(void)

@@ -1,0 +1,348 @@
+/* gc_distribution.c - after a sweep, run distribution's `registry garbage-collect` and report
+ * what it reclaimed. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "regsweep/module.h"
+
+struct gc {
+	const struct rs_host_api *host;
+	char **argv;              /* NULL-terminated; the strings are the core's, borrowed */
+	const char *storage_root; /* NULL: do not measure */
+};
+
+/* The argv element asking for distribution's --delete-untagged (or its -m shorthand after
+ * "garbage-collect"), or NULL. */
+static const char *untagged_flag(char *const *argv)
+{
+	int in_gc = 0;
+
+	for (size_t i = 0; argv[i]; i++) {
+		const char *a = argv[i];
+
+		/* A substring test also catches the flag inside "sh -c '...'" wrappers. */
+		if (strstr(a, "--delete-untagged"))
+			return a;
+		if (strcmp(a, "garbage-collect") == 0) {
+			in_gc = 1;
+			continue;
+		}
+		if (!in_gc || a[0] != '-' || a[1] == '-')
+			continue;
+		/* A cluster of boolean shorthands such as "-dm"; stop at a letter that may take a
+		 * value. */
+		for (const char *p = a + 1; *p == 'd' || *p == 'm'; p++) {
+			if (*p == 'm')
+				return a;
+		}
+	}
+	return NULL;
+}
+
+/* Adds the disk usage of everything inside the directory open at fd, as du does:
+ * st_blocks * 512 per entry, symbolic links not followed, hard links counted each time
+ * (registry storage has none).  Takes ownership of fd.  Returns 0 or -1 with errno set. */
+static int du_dir(int fd, unsigned long long *total)
+{
+	DIR *d = fdopendir(fd);
+	struct dirent *e;
+	int saved = 0;
+
+	if (!d) {
+		saved = errno;
+		close(fd);
+		errno = saved;
+		return -1;
+	}
+	while (!saved && (e = readdir(d)) != NULL) {
+		struct stat st;
+		int sub;
+
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+			/* ENOENT: removed since readdir, so nothing to count. */
+			if (errno != ENOENT)
+				saved = errno;
+			continue;
+		}
+		*total += (unsigned long long)st.st_blocks * 512;
+		if (!S_ISDIR(st.st_mode))
+			continue;
+		sub = openat(dirfd(d), e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (sub < 0 || du_dir(sub, total) != 0)
+			saved = errno;
+	}
+	closedir(d);
+	errno = saved;
+	return saved ? -1 : 0;
+}
+
+/* Bytes used under storage_root, the directory itself included like du -s; logs a warning
+ * and returns -1 when it cannot tell. */
+static int measure(const struct gc *g, const struct rs_ctx *ctx, unsigned long long *total)
+{
+	struct stat st;
+
+	*total = 0;
+	if (stat(g->storage_root, &st) == 0) {
+		int fd = open(g->storage_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+		*total = (unsigned long long)st.st_blocks * 512;
+		if (fd >= 0 && du_dir(fd, total) == 0)
+			return 0;
+	}
+	g->host->log(ctx, RS_LOG_WARN, "cannot measure storage_root %s: %s", g->storage_root,
+		     strerror(errno));
+	return -1;
+}
+
+static void format_size(unsigned long long bytes, char *out, size_t outlen)
+{
+	static const char *const units[] = {"KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+	double v = (double)bytes / 1024;
+	size_t u = 0;
+
+	if (bytes < 1024) {
+		snprintf(out, outlen, "%llu B", bytes);
+		return;
+	}
+	while (v >= 1024 && u + 1 < sizeof(units) / sizeof(units[0])) {
+		v /= 1024;
+		u++;
+	}
+	snprintf(out, outlen, "%.1f %s", v, units[u]);
+}
+
+static int wait_child(pid_t pid, int *status)
+{
+	int rc;
+
+	while ((rc = waitpid(pid, status, 0)) < 0 && errno == EINTR)
+		;
+	return rc < 0 ? -1 : 0;
+}
+
+/* Runs the command with its stdout and stderr on one pipe, logging each line and counting
+ * the blobs it reports eligible for deletion. */
+static enum rs_status run_command(const struct gc *g, const struct rs_ctx *ctx,
+				  size_t *eligible, char *err, size_t errlen)
+{
+	int out[2], report[2]; /* the command's output; errno of a failed exec */
+	int exec_errno, status = 0;
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t len;
+	pid_t pid;
+	FILE *f;
+
+	if (pipe(out) != 0) {
+		snprintf(err, errlen, "pipe: %s", strerror(errno));
+		return RS_ERR_IO;
+	}
+	if (pipe(report) != 0) {
+		snprintf(err, errlen, "pipe: %s", strerror(errno));
+		close(out[0]);
+		close(out[1]);
+		return RS_ERR_IO;
+	}
+	/* Close-on-exec everywhere: a successful exec closes report[1], which is how the
+	 * parent tells it from a failed one; dup2 clears the flag on fds 1 and 2. */
+	fcntl(out[0], F_SETFD, FD_CLOEXEC);
+	fcntl(out[1], F_SETFD, FD_CLOEXEC);
+	fcntl(report[0], F_SETFD, FD_CLOEXEC);
+	fcntl(report[1], F_SETFD, FD_CLOEXEC);
+	pid = fork();
+	if (pid < 0) {
+		snprintf(err, errlen, "fork: %s", strerror(errno));
+		close(out[0]);
+		close(out[1]);
+		close(report[0]);
+		close(report[1]);
+		return RS_ERR_IO;
+	}
+	if (pid == 0) {
+		int e;
+
+		if (dup2(out[1], STDOUT_FILENO) >= 0 && dup2(out[1], STDERR_FILENO) >= 0)
+			execvp(g->argv[0], g->argv);
+		e = errno;
+		if (write(report[1], &e, sizeof(e)) != (ssize_t)sizeof(e))
+			_exit(126);
+		_exit(127);
+	}
+	close(out[1]);
+	close(report[1]);
+	while ((len = read(report[0], &exec_errno, sizeof(exec_errno))) < 0 && errno == EINTR)
+		;
+	close(report[0]);
+	if (len == (ssize_t)sizeof(exec_errno)) {
+		close(out[0]);
+		wait_child(pid, &status);
+		snprintf(err, errlen, "cannot run %s: %s", g->argv[0], strerror(exec_errno));
+		return RS_ERR_IO;
+	}
+	f = fdopen(out[0], "r");
+	if (!f) {
+		/* Closing the pipe ends the command with SIGPIPE rather than leaving it stuck. */
+		snprintf(err, errlen, "reading %s: %s", g->argv[0], strerror(errno));
+		close(out[0]);
+		wait_child(pid, &status);
+		return RS_ERR_IO;
+	}
+	while ((len = getline(&line, &cap, f)) >= 0) {
+		while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+			line[--len] = '\0';
+		if (len == 0)
+			continue;
+		/* One "blob eligible for deletion: sha256:..." line per blob; 2.8's tally line
+		 * ("21 blobs marked, 9 blobs and 0 manifests eligible for deletion") has no
+		 * colon and must not count. */
+		if (strstr(line, "blob eligible for deletion: "))
+			(*eligible)++;
+		g->host->log(ctx, RS_LOG_INFO, "%s", line);
+	}
+	free(line);
+	fclose(f);
+	/* Fails with ECHILD when the process ignores SIGCHLD: then the outcome is unknown. */
+	if (wait_child(pid, &status) != 0) {
+		snprintf(err, errlen, "waiting for %s: %s", g->argv[0], strerror(errno));
+		return RS_ERR_IO;
+	}
+	if (WIFSIGNALED(status)) {
+		snprintf(err, errlen, "garbage-collect killed by signal %d (%s)", WTERMSIG(status),
+			 strsignal(WTERMSIG(status)));
+		return RS_ERR_FAILED;
+	}
+	if (WEXITSTATUS(status) != 0) {
+		snprintf(err, errlen, "garbage-collect exited with status %d",
+			 WEXITSTATUS(status));
+		return RS_ERR_FAILED;
+	}
+	return RS_OK;
+}
+
+static enum rs_status gc_after(const struct rs_ctx *ctx, void *state,
+			       const struct rs_run_summary *summary, char *err, size_t errlen)
+{
+	const struct gc *g = state;
+	unsigned long long before = 0, after = 0;
+	size_t eligible = 0;
+	enum rs_status st;
+	char text[256];
+	int measured;
+
+	if (summary->dry_run) {
+		g->host->log(ctx, RS_LOG_INFO, "dry run: garbage collection skipped");
+		return RS_OK;
+	}
+	measured = g->storage_root && measure(g, ctx, &before) == 0;
+	st = run_command(g, ctx, &eligible, err, errlen);
+	if (st != RS_OK)
+		return st;
+	if (measured)
+		measured = measure(g, ctx, &after) == 0;
+	if (measured) {
+		char b[32], a[32], d[32];
+
+		format_size(before, b, sizeof(b));
+		format_size(after, a, sizeof(a));
+		format_size(after <= before ? before - after : after - before, d, sizeof(d));
+		snprintf(text, sizeof(text),
+			 "gc: %zu blob%s eligible for deletion; storage %s -> %s (%s %s)", eligible,
+			 eligible == 1 ? "" : "s", b, a, after <= before ? "reclaimed" : "grew", d);
+	} else {
+		snprintf(text, sizeof(text), "gc: %zu blob%s eligible for deletion", eligible,
+			 eligible == 1 ? "" : "s");
+	}
+	g->host->log(ctx, RS_LOG_INFO, "%s", text);
+	return RS_OK;
+}
+
+static void gc_fini(void *state)
+{
+	struct gc *g = state;
+
+	if (!g)
+		return;
+	free(g->argv);
+	free(g);
+}
+
+static enum rs_status gc_init(const struct rs_ctx *ctx, const struct rs_host_api *host,
+			      void **state, char *err, size_t errlen)
+{
+	size_t n = host->arg_list_count(ctx, "command");
+	const char *flag;
+	struct stat st;
+	struct gc *g;
+
+	if (n == 0) {
+		snprintf(err, errlen, "command must list the program and its arguments, e.g. "
+				      "[\"registry\", \"garbage-collect\", \"config.yml\"]");
+		return RS_ERR_ARGS;
+	}
+	g = calloc(1, sizeof(*g));
+	if (g)
+		g->argv = calloc(n + 1, sizeof(*g->argv));
+	if (!g || !g->argv) {
+		free(g);
+		snprintf(err, errlen, "out of memory");
+		return RS_ERR_NOMEM;
+	}
+	g->host = host;
+	/* execvp wants char *const[]; the strings are only read. */
+	for (size_t i = 0; i < n; i++)
+		g->argv[i] = (char *)host->arg_list_item(ctx, "command", i);
+	flag = untagged_flag(g->argv);
+	if (flag) {
+		/* The offending element goes last: a long "sh -c" script may be cut. */
+		snprintf(err, errlen,
+			 "command must not use --delete-untagged (-m): on distribution 2.8 it also "
+			 "deletes the child manifests of multi-arch images that are still tagged "
+			 "(distribution #3004, #3178), and regsweep deletes index children itself; "
+			 "found in \"%s\"",
+			 flag);
+		gc_fini(g);
+		return RS_ERR_ARGS;
+	}
+	/* Only a warning: a dry run may check a stack on a machine without the storage. */
+	if (host->arg_string(ctx, "storage_root", &g->storage_root)) {
+		if (stat(g->storage_root, &st) != 0)
+			host->log(ctx, RS_LOG_WARN, "storage_root %s: %s", g->storage_root,
+				  strerror(errno));
+		else if (!S_ISDIR(st.st_mode))
+			host->log(ctx, RS_LOG_WARN, "storage_root %s: not a directory",
+				  g->storage_root);
+	}
+	*state = g;
+	return RS_OK;
+}
+
+static const struct rs_arg_spec gc_args[] = {
+	{"command", RS_ARG_STRING_LIST, 1,
+	 "garbage-collect command as an argv list, run without a shell"},
+	{"storage_root", RS_ARG_STRING, 0,
+	 "registry storage directory to measure before and after, on this machine"},
+	{NULL, 0, 0, NULL},
+};
+
+RS_MODULE_EXPORT const struct rs_module regsweep_module = {
+	RS_MODULE_HEADER,
+	.name = "gc_distribution",
+	.summary = "run distribution's registry garbage-collect after a sweep and report the "
+		   "space reclaimed",
+	.kind = RS_KIND_AFTER,
+	.args = gc_args,
+	.init = gc_init,
+	.after = gc_after,
+	.fini = gc_fini,
+};
