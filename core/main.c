@@ -126,8 +126,8 @@ static void print_applied(const struct plan *p)
 	struct plan_totals t;
 
 	plan_totals(p, &t);
-	printf("deleted %zu of %zu manifests (%zu tags)%s", t.manifests - t.failed, t.manifests,
-	       t.deleted, t.failed ? "" : "\n");
+	printf("deleted %zu of %zu manifests (%zu tags)%s", t.done, t.manifests, t.done_tags,
+	       t.failed ? "" : "\n");
 	if (t.failed)
 		printf("; %zu failed\n", t.failed);
 }

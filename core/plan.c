@@ -96,8 +96,13 @@ void plan_totals(const struct plan *p, struct plan_totals *t)
 		for (size_t k = 0; k < r->tag_count; k++)
 			t->deleted += r->tags[k].verdict == RS_DELETE;
 		t->manifests += r->deletion_count;
-		for (size_t k = 0; k < r->deletion_count; k++)
-			t->failed += r->deletions[k].error != NULL;
+		for (size_t k = 0; k < r->deletion_count; k++) {
+			const struct plan_deletion *d = &r->deletions[k];
+
+			t->failed += d->error != NULL;
+			t->done += d->done;
+			t->done_tags += d->done ? d->tag_count : 0;
+		}
 	}
 	t->kept = t->tags - t->deleted;
 }

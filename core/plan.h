@@ -49,7 +49,9 @@ struct plan {
 };
 
 struct plan_totals {
-	size_t repos, tags, kept, deleted, manifests, failed;
+	size_t repos, tags, kept, deleted; /* tags and their verdicts */
+	size_t manifests;                  /* deletions planned */
+	size_t done, done_tags, failed;    /* apply results: manifests gone, their tags */
 };
 
 /* Append an empty repository named name (copied); the returned pointer is valid until the

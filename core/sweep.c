@@ -253,8 +253,8 @@ int sweep_after(struct stack *s, const struct plan *p, int dry_run, struct rs_er
 	sum = (struct rs_run_summary){.registry = p->registry,
 				      .dry_run = dry_run,
 				      .repositories = t.repos,
-				      .tags_deleted = t.deleted,
-				      .manifests_deleted = t.manifests - t.failed,
+				      .tags_deleted = t.done_tags,
+				      .manifests_deleted = t.done,
 				      .requests_failed = t.failed};
 	for (size_t i = 0; i < s->after_count; i++) {
 		struct stack_entry *en = &s->after[i];

@@ -8,7 +8,7 @@ set -euo pipefail
 reg_start
 trap reg_stop EXIT
 
-echo "bulk gc/app 2 20 1700000000 3600" | "$RS_SEED" "$REG_URL" >/dev/null
+echo "bulk gc/app 2 20 2023-11-14T22:13:20Z 3600" | "$RS_SEED" "$REG_URL" >/dev/null
 before=$(du -sb "$REG_ROOT" | cut -f1)
 
 gc_stack() {
@@ -40,8 +40,10 @@ assert_eq 0 "$(reg_delete_count)" "DELETE requests after a dry run"
 assert_eq 34 "$(reg_delete_count)" "DELETE requests (2 x 17)"
 after=$(du -sb "$REG_ROOT" | cut -f1)
 [ "$after" -lt "$before" ] || fail "storage did not shrink: $before -> $after bytes"
-# Each deleted image leaves its config and layer blob (2 x 17 x 2) for the collector.
-assert_contains "$(cat "$REG_DIR/run.txt")" "68 blobs eligible for deletion" "gc summary"
+# Each deleted image leaves its manifest, config and layer blob (2 x 17 x 3) to collect.
+assert_contains "$(cat "$REG_DIR/run.txt")" "gc: 102 blobs eligible for deletion; storage " \
+	"gc summary"
+assert_contains "$(cat "$REG_DIR/run.txt")" "(reclaimed " "gc reclaimed bytes"
 assert_eq "build-18 build-19 build-20" "$(reg_tags gc/app-1 | tr '\n' ' ' | sed 's/ $//')" \
 	"tags left"
 echo "PASS: gc"

@@ -8,7 +8,7 @@ reg_start
 trap reg_stop EXIT
 
 # build-i is created at base + i hours: build-299 and build-300 are the newest.
-echo "bulk bulk/app 9 300 1700000000 3600" | "$RS_SEED" "$REG_URL" >"$REG_DIR/seeded"
+echo "bulk bulk/app 9 300 2023-11-14T22:13:20Z 3600" | "$RS_SEED" "$REG_URL" >"$REG_DIR/seeded"
 assert_eq 2700 "$(wc -l <"$REG_DIR/seeded")" "seeded tags"
 
 # The trap the naive script falls into: the last two tags in list order are not the newest.

@@ -1,0 +1,974 @@
+/* registry.c - the registry v2 API client: ping, catalog, the concurrent scan (tag lists,
+ * manifests, config blobs, index children) and manifest deletion, all through http.c. */
+#define _GNU_SOURCE
+#include "registry.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "http.h"
+#include "log.h"
+
+/* Page size asked of _catalog and tags/list; the Link header says where the next page is. */
+#define PAGE "?n=1000"
+/* OCI asks registries to accept manifests up to 4 MiB; configs are usually far smaller. */
+#define BODY_MAX ((size_t)8 << 20)
+#define DEFAULT_TIMEOUT_MS 60000L
+#define CONNECT_TIMEOUT_MS 10000L
+#define ANNOTATION_CREATED "org.opencontainers.image.created"
+
+/* All four, or registries may answer with a child's digest or a rewritten manifest. */
+static const char manifest_accept[] = "application/vnd.oci.image.index.v1+json, "
+				      "application/vnd.oci.image.manifest.v1+json, "
+				      "application/vnd.docker.distribution.manifest.list.v2+json, "
+				      "application/vnd.docker.distribution.manifest.v2+json";
+
+struct registry {
+	struct http *http;
+	char *base; /* without trailing '/' */
+	size_t base_len;
+};
+
+struct registry *registry_open(const struct registry_opts *opts, struct rs_err *e)
+{
+	struct http_opts ho = {
+		.concurrency = opts->concurrency,
+		.timeout_ms = opts->timeout_ms > 0 ? opts->timeout_ms : DEFAULT_TIMEOUT_MS,
+		.connect_timeout_ms = CONNECT_TIMEOUT_MS,
+		.max_body = BODY_MAX,
+	};
+	struct registry *r;
+	size_t len;
+
+	if (!opts->url || !opts->url[0]) {
+		err_set(e, "no registry URL");
+		return NULL;
+	}
+	if (opts->concurrency < 1) {
+		err_set(e, "concurrency must be at least 1, not %d", opts->concurrency);
+		return NULL;
+	}
+	r = xcalloc(1, sizeof(*r));
+	r->http = http_new(&ho, e);
+	if (!r->http) {
+		free(r);
+		return NULL;
+	}
+	len = strlen(opts->url);
+	while (len && opts->url[len - 1] == '/')
+		len--;
+	r->base = xstrndup(opts->url, len);
+	r->base_len = len;
+	return r;
+}
+
+void registry_close(struct registry *r)
+{
+	if (!r)
+		return;
+	http_free(r->http);
+	free(r->base);
+	free(r);
+}
+
+size_t registry_requests(const struct registry *r)
+{
+	return http_requests(r->http);
+}
+
+/* Percent-encodes all but RFC 3986 unreserved characters and ':' (digests); '/' stays
+ * literal only where it separates repository name components. */
+static void append_escaped(struct buf *b, const char *s, int keep_slash)
+{
+	static const char hex[] = "0123456789ABCDEF";
+
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		    c == '-' || c == '.' || c == '_' || c == '~' || c == ':' ||
+		    (c == '/' && keep_slash)) {
+			buf_append(b, s, 1);
+		} else {
+			char esc[3] = {'%', hex[c >> 4], hex[c & 15]};
+
+			buf_append(b, esc, 3);
+		}
+	}
+}
+
+/* <base>/v2/<repo>/<part><ref> into b (emptied first); ref may be NULL. */
+static void build_url(struct buf *b, const struct registry *r, const char *repo,
+		      const char *part, const char *ref)
+{
+	b->len = 0;
+	buf_append(b, r->base, r->base_len);
+	buf_append(b, "/v2/", 4);
+	append_escaped(b, repo, 1);
+	buf_append(b, "/", 1);
+	buf_append(b, part, strlen(part));
+	if (ref)
+		append_escaped(b, ref, 0);
+}
+
+/* Empty, "." and ".." components would be folded into another path by libcurl or the
+ * registry: such a name is refused rather than sent. */
+static int name_ok(const char *name)
+{
+	const char *p = name;
+
+	for (;;) {
+		size_t n = strcspn(p, "/");
+
+		if (n == 0 || (n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.'))
+			return 0;
+		if (!p[n])
+			return 1;
+		p += n + 1;
+	}
+}
+
+/* "algorithm:encoded" as the OCI digest grammar has it; nothing else goes into a URL. */
+static int digest_ok(const char *d)
+{
+	size_t alg = strspn(d, "abcdefghijklmnopqrstuvwxyz0123456789+._-");
+	size_t enc;
+
+	if (alg == 0 || d[alg] != ':')
+		return 0;
+	enc = strspn(d + alg + 1, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+				  "0123456789=_-");
+	return enc > 0 && d[alg + 1 + enc] == '\0';
+}
+
+/* Why a request failed, on one line: the transport error, or "HTTP 404" with the registry's
+ * first error, "HTTP 404 (MANIFEST_UNKNOWN: manifest unknown)". */
+static void describe(const struct http_response *resp, char *out, size_t outlen)
+{
+	cJSON *doc;
+	const cJSON *first, *code, *msg;
+	int n;
+
+	if (!resp->status) {
+		snprintf(out, outlen, "%s", resp->error);
+		return;
+	}
+	n = snprintf(out, outlen, "HTTP %ld", resp->status);
+	doc = resp->body_len ? cJSON_ParseWithLength(resp->body, resp->body_len) : NULL;
+	first = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(doc, "errors"), 0);
+	code = cJSON_GetObjectItemCaseSensitive(first, "code");
+	msg = cJSON_GetObjectItemCaseSensitive(first, "message");
+	if (n > 0 && (size_t)n < outlen && (cJSON_IsString(code) || cJSON_IsString(msg)))
+		snprintf(out + n, outlen - (size_t)n, " (%s%s%s)",
+			 cJSON_IsString(code) ? code->valuestring : "",
+			 cJSON_IsString(code) && cJSON_IsString(msg) ? ": " : "",
+			 cJSON_IsString(msg) ? msg->valuestring : "");
+	cJSON_Delete(doc);
+	for (char *p = out; *p; p++)
+		if ((unsigned char)*p < ' ')
+			*p = ' ';
+}
+
+/* "GET /v2/team/app/manifests/x: HTTP 500"; why overrides the response's own reason. */
+static void failure_text(const struct registry *r, const struct http_response *resp,
+			 const char *why, char *out, size_t outlen)
+{
+	const char *path = resp->url;
+	char reason[256];
+
+	if (strncmp(path, r->base, r->base_len) == 0)
+		path += r->base_len;
+	if (!why) {
+		describe(resp, reason, sizeof(reason));
+		why = reason;
+	}
+	snprintf(out, outlen, "%s %s: %s", http_method_name(resp->method), path, why);
+}
+
+struct ping {
+	long status;
+	char why[256];
+};
+
+static void on_ping(const struct http_response *resp, void *arg)
+{
+	struct ping *p = arg;
+
+	p->status = resp->status;
+	describe(resp, p->why, sizeof(p->why));
+}
+
+static int ping_verdict(const char *url, const struct ping *p, struct rs_err *e)
+{
+	switch (p->status) {
+	case 200:
+		return 0;
+	case 401: /* reachable; the requests that need a token will fail and say so */
+		log_msg(RS_LOG_WARN, "%s requires authentication, which regsweep does not "
+				     "support yet", url);
+		return 0;
+	case 0:
+		err_set(e, "cannot reach %s: %s", url, p->why);
+		return -1;
+	default:
+		err_set(e, "%s: %s: not a registry v2 API", url, p->why);
+		return -1;
+	}
+}
+
+int registry_ping(struct registry *r, struct rs_err *e)
+{
+	char *url = xasprintf("%s/v2/", r->base);
+	struct ping p = {0};
+	int rc = -1;
+
+	http_submit(r->http, HTTP_GET, url, NULL, on_ping, &p);
+	if (http_run(r->http, e) == 0)
+		rc = ping_verdict(url, &p, e);
+	free(url);
+	return rc;
+}
+
+/* Walks a paginated list (_catalog's "repositories", tags/list's "tags") page by page,
+ * following Link rel="next" and never building `last=` itself. */
+struct pager {
+	struct registry *r;
+	const char *key;
+	void (*item)(void *arg, const char *value);
+	/* Called once: resp NULL when the list is complete, else the failed request and why
+	 * (NULL: the response's own status). */
+	void (*end)(void *arg, const struct http_response *resp, const char *why);
+	void *arg;
+	int retried; /* the first page was asked again without n */
+};
+
+static void on_page(const struct http_response *resp, void *arg);
+
+static void pager_get(struct pager *p, const char *url)
+{
+	http_submit(p->r->http, HTTP_GET, url, NULL, on_page, p);
+}
+
+static void on_page(const struct http_response *resp, void *arg)
+{
+	struct pager *p = arg;
+	cJSON *doc;
+	const cJSON *list, *v;
+	char *next;
+
+	/* distribution refuses an n above its catalog.maxentries (PAGINATION_NUMBER_INVALID):
+	 * ask once more without n and let the registry choose the page size. */
+	if (resp->status == 400 && !p->retried && strstr(resp->body, "PAGINATION_NUMBER_INVALID")) {
+		next = xstrndup(resp->url, strcspn(resp->url, "?"));
+		p->retried = 1;
+		pager_get(p, next);
+		free(next);
+		return;
+	}
+	if (resp->status != 200) {
+		p->end(p->arg, resp, NULL);
+		return;
+	}
+	doc = cJSON_ParseWithLength(resp->body, resp->body_len);
+	list = cJSON_GetObjectItemCaseSensitive(doc, p->key);
+	/* "tags": null is what a repository without tags answers. */
+	if (!cJSON_IsObject(doc) || (list && !cJSON_IsArray(list) && !cJSON_IsNull(list))) {
+		cJSON_Delete(doc);
+		p->end(p->arg, resp, "malformed JSON");
+		return;
+	}
+	if (!cJSON_IsArray(list))
+		list = NULL;
+	cJSON_ArrayForEach(v, list)
+		if (cJSON_IsString(v))
+			p->item(p->arg, v->valuestring);
+	cJSON_Delete(doc);
+	next = http_link_next(resp);
+	if (next && strcmp(next, resp->url) == 0)
+		p->end(p->arg, resp, "Link rel=\"next\" points at the same page");
+	else if (next)
+		pager_get(p, next);
+	else
+		p->end(p->arg, NULL, NULL);
+	free(next);
+}
+
+struct catalog {
+	struct pager pager;
+	char **names;
+	size_t count, cap;
+	struct rs_err *e;
+};
+
+static void catalog_item(void *arg, const char *value)
+{
+	struct catalog *c = arg;
+
+	if (c->count == c->cap) {
+		c->cap = c->cap ? c->cap * 2 : 64;
+		c->names = xrealloc(c->names, c->cap * sizeof(*c->names));
+	}
+	c->names[c->count++] = xstrdup(value);
+}
+
+static void catalog_end(void *arg, const struct http_response *resp, const char *why)
+{
+	struct catalog *c = arg;
+	char text[512];
+
+	if (!resp)
+		return;
+	failure_text(c->pager.r, resp, why, text, sizeof(text));
+	err_set(c->e, "%s", text);
+}
+
+int registry_catalog(struct registry *r, char ***names, size_t *count, struct rs_err *e)
+{
+	struct rs_err local = {{0}};
+	struct catalog c = {
+		.pager = {.r = r, .key = "repositories", .item = catalog_item,
+			  .end = catalog_end, .arg = &c},
+		.e = &local,
+	};
+	char *url = xasprintf("%s/v2/_catalog" PAGE, r->base);
+
+	pager_get(&c.pager, url);
+	free(url);
+	http_run(r->http, &local);
+	if (err_isset(&local)) {
+		err_set(e, "%s", local.msg);
+		for (size_t i = 0; i < c.count; i++)
+			free(c.names[i]);
+		free(c.names);
+		return -1;
+	}
+	*names = c.names;
+	*count = c.count;
+	return 0;
+}
+
+/*
+ * The scan.  Each repository lists its tags, then fetches each tag's manifest: a HEAD when
+ * the digest is all that is needed, else a GET.  Manifests and config blobs are "fetches"
+ * keyed by digest in a per-repository hash table, so a blob or child manifest that many
+ * tags or indexes reference is requested once, even while in flight: later referrers wait
+ * on the same fetch.  A fetch completes when its own references have; its facts then flow
+ * to its waiters (parent manifests and tags).
+ */
+
+enum fetch_kind { FETCH_MANIFEST, FETCH_CONFIG };
+
+/* What a config blob or a manifest tells about an image.  labels belong to the
+ * FETCH_CONFIG fetch that read them; manifests only point at them. */
+struct facts {
+	int64_t created;
+	int64_t size;
+	struct rs_label *labels;
+	size_t label_count;
+};
+
+struct repo_scan;
+struct tag_job;
+
+/* Someone waiting for a fetch: the manifest referencing it at position slot or, when
+ * parent is NULL, a tag. */
+struct waiter {
+	struct waiter *next;
+	struct fetch *parent;
+	struct tag_job *tag;
+	size_t slot;
+};
+
+struct fetch {
+	struct repo_scan *rs;
+	char *digest;
+	enum fetch_kind kind;
+	int done;
+	int is_index;
+	size_t pending;       /* references not yet complete, plus one while being read */
+	int64_t annotated;    /* the org.opencontainers.image.created annotation */
+	int64_t best_created; /* the newest reference (ties: lowest slot) gives created and */
+	size_t best_slot;     /* labels */
+	struct facts facts;
+	struct waiter *waiters;
+};
+
+enum tag_state { TAG_PENDING, TAG_DONE, TAG_GONE };
+
+struct tag_job {
+	struct repo_scan *rs;
+	size_t idx;
+	enum tag_state state;
+};
+
+struct scan {
+	struct registry *r;
+	unsigned needs;
+};
+
+struct repo_scan {
+	struct scan *scan;
+	struct reg_repo *repo;
+	struct pager pager;
+	size_t cap;            /* of repo->images while the tag list grows */
+	struct tag_job *tags;  /* one per image once the list is complete */
+	struct fetch **table;  /* open addressing; size a power of two, at most half full */
+	size_t table_size, nfetch;
+	struct buf url;        /* scratch for request URLs */
+};
+
+static void repo_error(struct repo_scan *rs, const char *fmt, ...) RS_FMT(2, 3);
+
+/* First error wins; the caller leaves a repository with an error untouched. */
+static void repo_error(struct repo_scan *rs, const char *fmt, ...)
+{
+	va_list ap;
+	char text[512];
+
+	if (rs->repo->error)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	rs->repo->error = xasprintf("%s: %s", rs->repo->name, text);
+}
+
+static void repo_http_error(struct repo_scan *rs, const struct http_response *resp,
+			    const char *why)
+{
+	char text[512];
+
+	failure_text(rs->scan->r, resp, why, text, sizeof(text));
+	repo_error(rs, "%s", text);
+}
+
+/* Nothing more is sent for a repository that already failed. */
+static void repo_get(struct repo_scan *rs, enum http_method method, const char *part,
+		     const char *ref, const char *accept,
+		     void (*done)(const struct http_response *resp, void *arg), void *arg)
+{
+	if (rs->repo->error)
+		return;
+	build_url(&rs->url, rs->scan->r, rs->repo->name, part, ref);
+	http_submit(rs->scan->r->http, method, rs->url.data, accept, done, arg);
+}
+
+static size_t fetch_hash(const char *digest, enum fetch_kind kind)
+{
+	size_t h = 2166136261u + kind; /* FNV-1a */
+
+	for (const unsigned char *p = (const unsigned char *)digest; *p; p++)
+		h = (h ^ *p) * 16777619u;
+	return h;
+}
+
+static void table_put(struct fetch **table, size_t size, struct fetch *f)
+{
+	size_t i = fetch_hash(f->digest, f->kind) & (size - 1);
+
+	while (table[i])
+		i = (i + 1) & (size - 1);
+	table[i] = f;
+}
+
+/* The repository's fetch for (digest, kind); *fresh says whether it was just made. */
+static struct fetch *fetch_get(struct repo_scan *rs, const char *digest, enum fetch_kind kind,
+			       int *fresh)
+{
+	struct fetch *f;
+	size_t i;
+
+	if ((rs->nfetch + 1) * 2 > rs->table_size) {
+		size_t size = rs->table_size ? rs->table_size * 2 : 64;
+		struct fetch **table = xcalloc(size, sizeof(*table));
+
+		for (i = 0; i < rs->table_size; i++)
+			if (rs->table[i])
+				table_put(table, size, rs->table[i]);
+		free(rs->table);
+		rs->table = table;
+		rs->table_size = size;
+	}
+	i = fetch_hash(digest, kind) & (rs->table_size - 1);
+	for (; (f = rs->table[i]); i = (i + 1) & (rs->table_size - 1)) {
+		if (f->kind == kind && strcmp(f->digest, digest) == 0) {
+			*fresh = 0;
+			return f;
+		}
+	}
+	f = xcalloc(1, sizeof(*f));
+	f->rs = rs;
+	f->digest = xstrdup(digest);
+	f->kind = kind;
+	f->annotated = f->best_created = f->facts.created = RS_CREATED_UNKNOWN;
+	f->best_slot = SIZE_MAX;
+	f->facts.size = -1;
+	rs->table[i] = f;
+	rs->nfetch++;
+	*fresh = 1;
+	return f;
+}
+
+static void fetch_complete(struct fetch *f);
+
+static void fetch_release(struct fetch *f)
+{
+	if (--f->pending == 0)
+		fetch_complete(f);
+}
+
+static void tag_set(struct tag_job *t, const struct facts *fa)
+{
+	struct reg_image *img = &t->rs->repo->images[t->idx];
+
+	img->created = fa->created;
+	img->size = fa->size;
+	if (fa->label_count) {
+		img->labels = xcalloc(fa->label_count, sizeof(*img->labels));
+		for (size_t i = 0; i < fa->label_count; i++) {
+			img->labels[i].key = xstrdup(fa->labels[i].key);
+			img->labels[i].value = xstrdup(fa->labels[i].value);
+		}
+		img->label_count = fa->label_count;
+	}
+	t->state = TAG_DONE;
+}
+
+/* A reference of parent (at slot) has completed with facts fa. */
+static void merge(struct fetch *parent, const struct facts *fa, size_t slot)
+{
+	if (parent->is_index)
+		parent->facts.size = parent->facts.size < 0 || fa->size < 0
+					     ? -1
+					     : parent->facts.size + fa->size;
+	if (fa->created > parent->best_created ||
+	    (fa->created == parent->best_created && slot < parent->best_slot)) {
+		parent->best_created = fa->created;
+		parent->best_slot = slot;
+		parent->facts.labels = fa->labels;
+		parent->facts.label_count = fa->label_count;
+	}
+	fetch_release(parent);
+}
+
+static void deliver(const struct facts *fa, const struct waiter *w)
+{
+	if (w->parent)
+		merge(w->parent, fa, w->slot);
+	else
+		tag_set(w->tag, fa);
+}
+
+static void fetch_complete(struct fetch *f)
+{
+	struct waiter *w;
+
+	f->done = 1;
+	if (f->kind == FETCH_MANIFEST)
+		f->facts.created =
+		    f->annotated != RS_CREATED_UNKNOWN ? f->annotated : f->best_created;
+	while ((w = f->waiters)) {
+		f->waiters = w->next;
+		deliver(&f->facts, w);
+		free(w);
+	}
+}
+
+/* Register a waiter on f: a parent manifest (at slot) or, parent NULL, a tag. */
+static void fetch_wait(struct fetch *f, struct fetch *parent, struct tag_job *tag, size_t slot)
+{
+	struct waiter w = {f->waiters, parent, tag, slot};
+
+	if (parent)
+		parent->pending++;
+	if (f->done) {
+		deliver(&f->facts, &w);
+		return;
+	}
+	f->waiters = xmalloc(sizeof(w));
+	*f->waiters = w;
+}
+
+static int64_t json_created(const cJSON *v)
+{
+	int64_t t;
+
+	if (cJSON_IsString(v) && util_parse_rfc3339(v->valuestring, &t) == 0)
+		return t;
+	return RS_CREATED_UNKNOWN;
+}
+
+/* A descriptor's size, -1 when absent or not a plausible byte count. */
+static int64_t desc_size(const cJSON *desc)
+{
+	const cJSON *s = cJSON_GetObjectItemCaseSensitive(desc, "size");
+
+	if (!cJSON_IsNumber(s) || !(s->valuedouble >= 0) || s->valuedouble > 9007199254740992.0)
+		return -1;
+	return (int64_t)s->valuedouble;
+}
+
+static void add_size(int64_t *total, int64_t n)
+{
+	*total = *total < 0 || n < 0 ? -1 : *total + n;
+}
+
+/* Non-JSON configs (some artifacts) hold no created or labels: not worth a request. */
+static int config_is_json(const cJSON *desc)
+{
+	const cJSON *t = cJSON_GetObjectItemCaseSensitive(desc, "mediaType");
+	size_t n;
+
+	if (!cJSON_IsString(t))
+		return 1;
+	n = strlen(t->valuestring);
+	return n >= 4 && strcmp(t->valuestring + n - 4, "json") == 0;
+}
+
+static void on_fetch(const struct http_response *resp, void *arg);
+
+/* parent references the descriptor desc at slot: wait for its fetch, requesting it unless
+ * it is already known. */
+static int reference(struct fetch *parent, const struct http_response *resp, const cJSON *desc,
+		     enum fetch_kind kind, size_t slot)
+{
+	struct repo_scan *rs = parent->rs;
+	const cJSON *d = cJSON_GetObjectItemCaseSensitive(desc, "digest");
+	struct fetch *f;
+	int fresh;
+
+	if (!cJSON_IsString(d) || !digest_ok(d->valuestring)) {
+		repo_http_error(rs, resp, "a descriptor without a valid digest");
+		return -1;
+	}
+	f = fetch_get(rs, d->valuestring, kind, &fresh);
+	if (fresh && kind == FETCH_CONFIG)
+		repo_get(rs, HTTP_GET, "blobs/", f->digest, NULL, on_fetch, f);
+	else if (fresh)
+		repo_get(rs, HTTP_GET, "manifests/", f->digest, manifest_accept, on_fetch, f);
+	fetch_wait(f, parent, NULL, slot);
+	return 0;
+}
+
+/* Reads a manifest body into f: its own size and annotation, and references to the child
+ * manifests or the config blob when `needs` asks for what only they hold. */
+static void manifest_read(struct fetch *f, const struct http_response *resp)
+{
+	struct repo_scan *rs = f->rs;
+	unsigned needs = rs->scan->needs;
+	cJSON *doc = cJSON_ParseWithLength(resp->body, resp->body_len);
+	const cJSON *children = cJSON_GetObjectItemCaseSensitive(doc, "manifests");
+	const cJSON *config = cJSON_GetObjectItemCaseSensitive(doc, "config");
+	const cJSON *v;
+	int want_created;
+	size_t slot = 0;
+
+	if (!cJSON_IsObject(doc)) {
+		repo_http_error(rs, resp, "malformed JSON");
+		goto out;
+	}
+	f->annotated = json_created(cJSON_GetObjectItemCaseSensitive(
+	    cJSON_GetObjectItemCaseSensitive(doc, "annotations"), ANNOTATION_CREATED));
+	want_created = (needs & RS_NEED_CREATED) && f->annotated == RS_CREATED_UNKNOWN;
+	f->facts.size = (int64_t)resp->body_len;
+	/* Held while references are added, so that one completing at once cannot complete f
+	 * before the rest are counted. */
+	f->pending = 1;
+	if (cJSON_IsArray(children)) {
+		f->is_index = 1;
+		if (!want_created && !(needs & (RS_NEED_SIZE | RS_NEED_LABELS)))
+			f->facts.size = -1; /* the children's share is unknown */
+		else
+			cJSON_ArrayForEach(v, children)
+				if (reference(f, resp, v, FETCH_MANIFEST, slot++) < 0)
+					goto out;
+	} else if (cJSON_IsObject(config)) {
+		add_size(&f->facts.size, desc_size(config));
+		cJSON_ArrayForEach(v, cJSON_GetObjectItemCaseSensitive(doc, "layers"))
+			add_size(&f->facts.size, desc_size(v));
+		if ((want_created || (needs & RS_NEED_LABELS)) && config_is_json(config) &&
+		    reference(f, resp, config, FETCH_CONFIG, 0) < 0)
+			goto out;
+	} else {
+		/* Schema 1 or an unknown kind: the digest is all there is to know. */
+		f->facts.size = -1;
+	}
+	fetch_release(f);
+out:
+	cJSON_Delete(doc);
+}
+
+static void config_read(struct fetch *f, const struct http_response *resp)
+{
+	cJSON *doc = cJSON_ParseWithLength(resp->body, resp->body_len);
+	const cJSON *labels, *v;
+
+	if (!cJSON_IsObject(doc)) {
+		repo_http_error(f->rs, resp, "malformed JSON");
+		cJSON_Delete(doc);
+		return;
+	}
+	f->facts.created = json_created(cJSON_GetObjectItemCaseSensitive(doc, "created"));
+	f->facts.size = (int64_t)resp->body_len;
+	labels = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(doc, "config"),
+						  "Labels");
+	if ((f->rs->scan->needs & RS_NEED_LABELS) && cJSON_IsObject(labels)) {
+		struct facts *fa = &f->facts;
+
+		fa->labels = xcalloc((size_t)cJSON_GetArraySize(labels), sizeof(*fa->labels));
+		cJSON_ArrayForEach(v, labels) {
+			if (!cJSON_IsString(v) || !v->string)
+				continue;
+			fa->labels[fa->label_count].key = xstrdup(v->string);
+			fa->labels[fa->label_count].value = xstrdup(v->valuestring);
+			fa->label_count++;
+		}
+	}
+	cJSON_Delete(doc);
+	fetch_complete(f);
+}
+
+static void on_fetch(const struct http_response *resp, void *arg)
+{
+	struct fetch *f = arg;
+
+	if (f->rs->repo->error)
+		return;
+	if (resp->status != 200)
+		repo_http_error(f->rs, resp, NULL);
+	else if (f->kind == FETCH_MANIFEST)
+		manifest_read(f, resp);
+	else
+		config_read(f, resp);
+}
+
+static void on_tag(const struct http_response *resp, void *arg)
+{
+	struct tag_job *t = arg;
+	struct repo_scan *rs = t->rs;
+	struct reg_image *img = &rs->repo->images[t->idx];
+	struct fetch *f;
+	int fresh;
+
+	if (rs->repo->error)
+		return;
+	if (resp->status == 404) {
+		t->state = TAG_GONE;
+		log_msg(RS_LOG_WARN, "%s:%s: manifest gone since the tag list was read (deleted "
+				     "meanwhile?); skipped", rs->repo->name, img->tag);
+		return;
+	}
+	if (resp->status != 200) {
+		repo_http_error(rs, resp, NULL);
+		return;
+	}
+	if (!resp->digest || !digest_ok(resp->digest)) {
+		repo_http_error(rs, resp, "no valid Docker-Content-Digest header");
+		return;
+	}
+	img->digest = xstrdup(resp->digest);
+	if (resp->content_type)
+		img->media_type = xstrndup(resp->content_type, strcspn(resp->content_type, "; "));
+	if (resp->method == HTTP_HEAD) {
+		t->state = TAG_DONE;
+		return;
+	}
+	/* Tags sharing a digest, or tagging an index's child, read that manifest once. */
+	f = fetch_get(rs, img->digest, FETCH_MANIFEST, &fresh);
+	fetch_wait(f, NULL, t, 0);
+	if (fresh)
+		manifest_read(f, resp);
+}
+
+static void tags_item(void *arg, const char *value)
+{
+	struct repo_scan *rs = arg;
+	struct reg_repo *repo = rs->repo;
+
+	if (repo->count == rs->cap) {
+		rs->cap = rs->cap ? rs->cap * 2 : 16;
+		repo->images = xrealloc(repo->images, rs->cap * sizeof(*repo->images));
+	}
+	repo->images[repo->count++] = (struct reg_image){
+		.tag = xstrdup(value),
+		.created = RS_CREATED_UNKNOWN,
+		.size = -1,
+	};
+}
+
+/* The tag list is complete (images no longer move): fetch every tag's manifest. */
+static void tags_end(void *arg, const struct http_response *resp, const char *why)
+{
+	struct repo_scan *rs = arg;
+	unsigned more = RS_NEED_CREATED | RS_NEED_LABELS | RS_NEED_SIZE;
+	enum http_method method = rs->scan->needs & more ? HTTP_GET : HTTP_HEAD;
+
+	if (resp) {
+		repo_http_error(rs, resp, why);
+		return;
+	}
+	rs->tags = xcalloc(rs->repo->count, sizeof(*rs->tags));
+	for (size_t i = 0; i < rs->repo->count; i++) {
+		rs->tags[i] = (struct tag_job){rs, i, TAG_PENDING};
+		repo_get(rs, method, "manifests/", rs->repo->images[i].tag, manifest_accept,
+			 on_tag, &rs->tags[i]);
+	}
+}
+
+static void labels_free(struct rs_label *labels, size_t count)
+{
+	for (size_t i = 0; i < count; i++) {
+		free((char *)labels[i].key);
+		free((char *)labels[i].value);
+	}
+	free(labels);
+}
+
+static void image_free(struct reg_image *img)
+{
+	free(img->tag);
+	free(img->digest);
+	free(img->media_type);
+	labels_free(img->labels, img->label_count);
+}
+
+static void fetch_free(struct fetch *f)
+{
+	struct waiter *w;
+
+	while ((w = f->waiters)) {
+		f->waiters = w->next;
+		free(w);
+	}
+	if (f->kind == FETCH_CONFIG) /* manifests only borrow their config's labels */
+		labels_free(f->facts.labels, f->facts.label_count);
+	free(f->digest);
+	free(f);
+}
+
+/* After the run: flag what never completed, drop vanished tags, free the scan state. */
+static void repo_finish(struct repo_scan *rs)
+{
+	struct reg_repo *repo = rs->repo;
+	size_t kept = 0;
+
+	for (size_t i = 0; rs->tags && i < repo->count; i++) {
+		if (rs->tags[i].state == TAG_PENDING)
+			repo_error(rs, "%s: manifest references never resolved",
+				   repo->images[i].tag);
+		if (rs->tags[i].state == TAG_GONE)
+			image_free(&repo->images[i]);
+		else
+			repo->images[kept++] = repo->images[i];
+	}
+	if (rs->tags)
+		repo->count = kept;
+	for (size_t i = 0; i < rs->table_size; i++)
+		if (rs->table[i])
+			fetch_free(rs->table[i]);
+	free(rs->table);
+	free(rs->tags);
+	buf_free(&rs->url);
+}
+
+int registry_scan(struct registry *r, char *const *repos, size_t count, unsigned needs,
+		  struct reg_scan *out, struct rs_err *e)
+{
+	struct scan scan = {r, needs};
+	struct repo_scan *rss = xcalloc(count, sizeof(*rss));
+	size_t before = http_requests(r->http), failed = 0;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	out->repos = xcalloc(count, sizeof(*out->repos));
+	out->count = count;
+	for (size_t i = 0; i < count; i++) {
+		struct repo_scan *rs = &rss[i];
+
+		rs->scan = &scan;
+		rs->repo = &out->repos[i];
+		rs->repo->name = xstrdup(repos[i]);
+		if (!name_ok(repos[i])) {
+			repo_error(rs, "invalid repository name");
+			continue;
+		}
+		rs->pager = (struct pager){.r = r, .key = "tags", .item = tags_item,
+					   .end = tags_end, .arg = rs};
+		build_url(&rs->url, r, repos[i], "tags/list" PAGE, NULL);
+		pager_get(&rs->pager, rs->url.data);
+	}
+	rc = http_run(r->http, e);
+	for (size_t i = 0; i < count; i++) {
+		repo_finish(&rss[i]);
+		failed += out->repos[i].error != NULL;
+	}
+	free(rss);
+	out->requests = http_requests(r->http) - before;
+	if (rc == 0 && (count == 0 || failed < count))
+		return 0;
+	err_set(e, "%s", out->repos[0].error);
+	registry_scan_free(out);
+	return -1;
+}
+
+void registry_scan_free(struct reg_scan *scan)
+{
+	for (size_t i = 0; i < scan->count; i++) {
+		struct reg_repo *repo = &scan->repos[i];
+
+		for (size_t j = 0; j < repo->count; j++)
+			image_free(&repo->images[j]);
+		free(repo->images);
+		free(repo->name);
+		free(repo->error);
+	}
+	free(scan->repos);
+	memset(scan, 0, sizeof(*scan));
+}
+
+static void on_delete(const struct http_response *resp, void *arg)
+{
+	struct reg_delete *d = arg;
+
+	d->http_status = resp->status;
+	d->ok = (resp->status >= 200 && resp->status < 300) || resp->status == 404;
+	d->error[0] = '\0';
+	if (resp->status == 404)
+		log_msg(RS_LOG_INFO, "%s@%s: already gone", d->repo, d->digest);
+	else if (resp->status == 405)
+		snprintf(d->error, sizeof(d->error),
+			 "deletion disabled on the registry (storage.delete.enabled)");
+	else if (!d->ok)
+		describe(resp, d->error, sizeof(d->error));
+}
+
+size_t registry_delete(struct registry *r, struct reg_delete *dels, size_t count)
+{
+	struct buf url = {0};
+	struct rs_err e = {{0}};
+	size_t failed = 0;
+
+	for (size_t i = 0; i < count; i++) {
+		struct reg_delete *d = &dels[i];
+
+		d->http_status = 0;
+		d->ok = 0;
+		if (!name_ok(d->repo) || !digest_ok(d->digest)) {
+			snprintf(d->error, sizeof(d->error), "invalid repository name or digest");
+			continue;
+		}
+		snprintf(d->error, sizeof(d->error), "not sent");
+		build_url(&url, r, d->repo, "manifests/", d->digest);
+		http_submit(r->http, HTTP_DELETE, url.data, NULL, on_delete, d);
+	}
+	buf_free(&url);
+	if (http_run(r->http, &e) < 0)
+		log_msg(RS_LOG_ERROR, "%s", e.msg);
+	for (size_t i = 0; i < count; i++)
+		failed += !dels[i].ok;
+	return failed;
+}
