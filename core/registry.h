@@ -46,7 +46,7 @@ struct reg_delete {
 	const char *repo;
 	const char *digest;
 	long http_status; /* 0 when no response */
-	int ok;           /* 1 when the manifest is gone (202, or 404 treated as already gone) */
+	int ok;           /* 1 when the manifest is gone (2xx, or 404: already gone, error "") */
 	char error[256];  /* one line when !ok */
 };
 
@@ -57,7 +57,7 @@ struct registry *registry_open(const struct registry_opts *opts, struct rs_err *
 void registry_close(struct registry *r);
 
 /* GET /v2/ to check that the registry answers as a v2 registry.  0 or -1 with e set
- * ("cannot reach http://...: Connection refused"). */
+ * ("cannot reach http://127.0.0.1:1/v2/: Couldn't connect to server"). */
 int registry_ping(struct registry *r, struct rs_err *e);
 
 /* Every repository name, following Link pagination.  *names is a caller-owned array of
@@ -69,7 +69,8 @@ int registry_catalog(struct registry *r, char ***names, size_t *count, struct rs
  * all four manifest media types in Accept), the config blob once per distinct digest for
  * created/labels, and for an index / manifest list its children (created = newest child's).
  * Per-repository failures go to reg_repo.error; returns -1 with e set only when nothing
- * could be scanned.  out is owned by the caller, freed with registry_scan_free. */
+ * could be scanned (out is then empty).  out is owned by the caller, freed with
+ * registry_scan_free, also after a failure. */
 int registry_scan(struct registry *r, char *const *repos, size_t count, unsigned needs,
 		  struct reg_scan *out, struct rs_err *e);
 void registry_scan_free(struct reg_scan *scan);
