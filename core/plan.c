@@ -194,51 +194,6 @@ char *plan_to_json(const struct plan *p, int with_results)
 	return text;
 }
 
-/* Registry names and digests end up in URLs: accept only what the distribution spec allows,
- * so a hand-edited plan cannot smuggle a path or query into a DELETE. */
-static int alnum_lower(char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
-}
-
-/* Path components of [a-z0-9]+ joined by single '.', '_', '__' or '-' runs, split by '/'. */
-static int valid_repo_name(const char *s)
-{
-	if (strlen(s) > 255)
-		return 0;
-	for (const char *p = s;; p++) {
-		if (!alnum_lower(*p))
-			return 0; /* every component and separator run ends on an alphanumeric */
-		while (alnum_lower(p[1]))
-			p++;
-		if (p[1] == '\0')
-			return 1;
-		p++;
-		if (*p == '_' && p[1] == '_')
-			p++;
-		else if (*p == '-')
-			while (p[1] == '-')
-				p++;
-		else if (*p != '.' && *p != '_' && *p != '/')
-			return 0;
-	}
-}
-
-static int valid_digest(const char *s)
-{
-	const char *colon = strchr(s, ':');
-
-	if (!colon || colon == s || !colon[1])
-		return 0;
-	for (const char *p = s; p < colon; p++)
-		if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || strchr("+._-", *p)))
-			return 0;
-	for (const char *p = colon + 1; *p; p++)
-		if (!((*p >= 'a' && *p <= 'f') || (*p >= '0' && *p <= '9')))
-			return 0;
-	return 1;
-}
-
 static const char *json_string(const cJSON *o, const char *key)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
@@ -251,7 +206,7 @@ static int read_deletion(const cJSON *j, struct plan_deletion *d)
 	const char *digest = json_string(j, "digest"), *mt = json_string(j, "media_type");
 	const cJSON *tags = cJSON_GetObjectItemCaseSensitive(j, "tags"), *t;
 
-	if (!digest || !valid_digest(digest) || !cJSON_IsArray(tags))
+	if (!digest || !util_valid_digest(digest) || !cJSON_IsArray(tags))
 		return -1;
 	d->digest = xstrdup(digest);
 	d->media_type = mt ? xstrdup(mt) : NULL;
@@ -290,7 +245,7 @@ static int read_plan(const cJSON *root, struct plan *p, struct rs_err *e, const 
 		const cJSON *dels = cJSON_GetObjectItemCaseSensitive(rj, "deletions"), *dj;
 		struct plan_repo *r;
 
-		if (!name || !valid_repo_name(name) || !cJSON_IsArray(dels)) {
+		if (!name || !util_valid_repo_name(name) || !cJSON_IsArray(dels)) {
 			err_set(e, "%s: repository %d has no valid \"name\" and \"deletions\"", path,
 				(int)p->repo_count + 1);
 			return -1;

@@ -115,36 +115,6 @@ static void build_url(struct buf *b, const struct registry *r, const char *repo,
 		append_escaped(b, ref, 0);
 }
 
-/* Empty, "." and ".." components would be folded into another path by libcurl or the
- * registry: such a name is refused rather than sent. */
-static int name_ok(const char *name)
-{
-	const char *p = name;
-
-	for (;;) {
-		size_t n = strcspn(p, "/");
-
-		if (n == 0 || (n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.'))
-			return 0;
-		if (!p[n])
-			return 1;
-		p += n + 1;
-	}
-}
-
-/* "algorithm:encoded" as the OCI digest grammar has it; nothing else goes into a URL. */
-static int digest_ok(const char *d)
-{
-	size_t alg = strspn(d, "abcdefghijklmnopqrstuvwxyz0123456789+._-");
-	size_t enc;
-
-	if (alg == 0 || d[alg] != ':')
-		return 0;
-	enc = strspn(d + alg + 1, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-				  "0123456789=_-");
-	return enc > 0 && d[alg + 1 + enc] == '\0';
-}
-
 /* Why a request failed, on one line: the transport error, or "HTTP 404" with the registry's
  * first error, "HTTP 404 (MANIFEST_UNKNOWN: manifest unknown)". */
 static void describe(const struct http_response *resp, char *out, size_t outlen)
@@ -641,7 +611,7 @@ static int reference(struct fetch *parent, const struct http_response *resp, con
 	struct fetch *f;
 	int fresh;
 
-	if (!cJSON_IsString(d) || !digest_ok(d->valuestring)) {
+	if (!cJSON_IsString(d) || !util_valid_digest(d->valuestring)) {
 		repo_http_error(rs, resp, "a descriptor without a valid digest");
 		return -1;
 	}
@@ -766,7 +736,7 @@ static void on_tag(const struct http_response *resp, void *arg)
 		repo_http_error(rs, resp, NULL);
 		return;
 	}
-	if (!resp->digest || !digest_ok(resp->digest)) {
+	if (!resp->digest || !util_valid_digest(resp->digest)) {
 		repo_http_error(rs, resp, "no valid Docker-Content-Digest header");
 		return;
 	}
@@ -892,7 +862,7 @@ int registry_scan(struct registry *r, char *const *repos, size_t count, unsigned
 		rs->scan = &scan;
 		rs->repo = &out->repos[i];
 		rs->repo->name = xstrdup(repos[i]);
-		if (!name_ok(repos[i])) {
+		if (!util_valid_repo_name(repos[i])) {
 			repo_error(rs, "invalid repository name");
 			continue;
 		}
@@ -957,7 +927,7 @@ size_t registry_delete(struct registry *r, struct reg_delete *dels, size_t count
 
 		d->http_status = 0;
 		d->ok = 0;
-		if (!name_ok(d->repo) || !digest_ok(d->digest)) {
+		if (!util_valid_repo_name(d->repo) || !util_valid_digest(d->digest)) {
 			snprintf(d->error, sizeof(d->error), "invalid repository name or digest");
 			continue;
 		}

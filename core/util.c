@@ -230,3 +230,41 @@ void util_format_rfc3339(int64_t seconds, char *out, size_t outlen)
 	if (!gmtime_r(&t, &tm) || !strftime(out, outlen, "%Y-%m-%dT%H:%M:%SZ", &tm))
 		snprintf(out, outlen, "?");
 }
+
+static int alnum_lower(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+}
+
+int util_valid_repo_name(const char *name)
+{
+	if (strlen(name) > 255)
+		return 0;
+	for (const char *p = name;; p++) {
+		if (!alnum_lower(*p))
+			return 0; /* components and separator runs both end on an alphanumeric */
+		while (alnum_lower(p[1]))
+			p++;
+		if (p[1] == '\0')
+			return 1;
+		p++;
+		if (*p == '_' && p[1] == '_')
+			p++;
+		else if (*p == '-')
+			while (p[1] == '-')
+				p++;
+		else if (*p != '.' && *p != '_' && *p != '/')
+			return 0;
+	}
+}
+
+int util_valid_digest(const char *digest)
+{
+	size_t alg = strspn(digest, "abcdefghijklmnopqrstuvwxyz0123456789+._-"), enc;
+
+	if (alg == 0 || digest[alg] != ':')
+		return 0;
+	enc = strspn(digest + alg + 1, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+				       "0123456789=_-");
+	return enc > 0 && digest[alg + 1 + enc] == '\0';
+}

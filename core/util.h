@@ -45,4 +45,12 @@ int util_parse_rfc3339(const char *text, int64_t *seconds);
 /* Unix seconds to "YYYY-MM-DDTHH:MM:SSZ" in out (at least 21 bytes). */
 void util_format_rfc3339(int64_t seconds, char *out, size_t outlen);
 
+/* Repository names as the distribution spec has them: path components of [a-z0-9]+ joined
+ * by '.', '_', '__' or '-' runs, split by single '/', at most 255 bytes.  Names end up in
+ * URLs, so nothing else is ever sent or accepted from a plan file. */
+int util_valid_repo_name(const char *name);
+
+/* "algorithm:encoded" digests as the OCI grammar has them. */
+int util_valid_digest(const char *digest);
+
 #endif

@@ -81,6 +81,24 @@ static void test_first_error_wins(void)
 	CU_ASSERT_STRING_EQUAL(e.msg, "first 1");
 }
 
+static void test_names(void)
+{
+	static const char *const good[] = {"a", "team/app", "a.b_c__d-e--f/g0", "x/y/z", NULL};
+	static const char *const bad[] = {"", "A", "/a", "a/", "a//b", "../x", "a/./b", "a_",
+					  "a___b", "a.-b", "a?b", "a b", NULL};
+
+	for (size_t i = 0; good[i]; i++)
+		CU_ASSERT_TRUE(util_valid_repo_name(good[i]));
+	for (size_t i = 0; bad[i]; i++)
+		CU_ASSERT_FALSE(util_valid_repo_name(bad[i]));
+	CU_ASSERT_TRUE(util_valid_digest("sha256:0a1b"));
+	CU_ASSERT_TRUE(util_valid_digest("sha512+b64:AZaz09=_-"));
+	CU_ASSERT_FALSE(util_valid_digest("sha256:"));
+	CU_ASSERT_FALSE(util_valid_digest(":abc"));
+	CU_ASSERT_FALSE(util_valid_digest("sha256:../../v2"));
+	CU_ASSERT_FALSE(util_valid_digest("sha256:ab?x=1"));
+}
+
 void suite_util(void)
 {
 	static const struct test_case cases[] = {
@@ -88,6 +106,7 @@ void suite_util(void)
 		{"rfc3339", test_rfc3339},
 		{"format round trip", test_format_roundtrip},
 		{"first error wins", test_first_error_wins},
+		{"repository names and digests", test_names},
 		{NULL, NULL},
 	};
 	tests_add_suite("util", cases);
