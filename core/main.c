@@ -31,6 +31,7 @@ struct command {
 	const char *usage;
 	const char *options; /* the short option letters this command accepts */
 	int args;            /* positional arguments it needs */
+	int needs_stack;     /* -c STACK is required */
 	int (*run)(struct cli *c);
 };
 
@@ -133,10 +134,11 @@ static void print_applied(const struct plan *p)
 }
 
 /* Applies the plan; returns an exit code. */
-static int apply_plan(struct plan *p, const char *url, int concurrency)
+static int apply_plan(struct plan *p, const char *url, int concurrency,
+		      const struct net_opts *net)
 {
 	struct rs_err e = {{0}};
-	long failed = sweep_apply(p, url, concurrency, &e);
+	long failed = sweep_apply(p, url, concurrency, net, &e);
 
 	if (failed < 0)
 		return fail(SWEEP_EXIT_FAILED, "%s", e.msg);
@@ -146,15 +148,26 @@ static int apply_plan(struct plan *p, const char *url, int concurrency)
 static int cmd_apply(struct cli *c)
 {
 	struct plan p;
+	struct stack s = {0};
 	struct rs_err e = {{0}};
 	int rc;
 
+	/* A stack only lends its connection settings (credentials, TLS) here; its policy
+	 * already made the plan. */
+	netopts_init(&s.net);
+	s.concurrency = 8;
+	if (c->sweep.stack_path && stack_load(c->sweep.stack_path, &s, &e)) {
+		stack_free(&s);
+		return fail(SWEEP_EXIT_USAGE, "%s", e.msg);
+	}
 	if (plan_read_file(c->args[0], &p, &e)) {
 		plan_free(&p);
+		stack_free(&s);
 		return fail(SWEEP_EXIT_USAGE, "%s", e.msg);
 	}
 	rc = apply_plan(&p, c->sweep.registry ? c->sweep.registry : p.registry,
-			c->sweep.concurrency > 0 ? c->sweep.concurrency : 8);
+			c->sweep.concurrency > 0 ? c->sweep.concurrency : s.concurrency, &s.net);
+	stack_free(&s);
 	if (c->json) {
 		char *json = plan_to_json(&p, 1);
 
@@ -172,13 +185,17 @@ static int cmd_run(struct cli *c)
 	struct stack s;
 	struct plan p = {0};
 	struct rs_err e = {{0}};
-	int rc = make_plan(c, &s, &p);
+	int rc;
+
+	c->sweep.will_delete = !c->dry_run;
+	rc = make_plan(c, &s, &p);
 
 	if (rc != SWEEP_EXIT_OK)
 		goto out;
 	if (!c->dry_run)
 		rc = apply_plan(&p, p.registry,
-				c->sweep.concurrency > 0 ? c->sweep.concurrency : s.concurrency);
+				c->sweep.concurrency > 0 ? c->sweep.concurrency : s.concurrency,
+				&s.net);
 	print_plan(&p, c, !c->dry_run);
 	if (!c->json && !c->dry_run)
 		print_applied(&p);
@@ -248,12 +265,12 @@ static int cmd_modules(struct cli *c)
 
 static const struct command commands[] = {
 	{"plan", "plan -c STACK [-o PLAN.json] [--format text|json] [--registry URL]", "cofrmjvqh",
-	 0, cmd_plan},
-	{"apply", "apply PLAN.json [--registry URL] [--concurrency N] [--format text|json]",
-	 "frjvqh", 1, cmd_apply},
+	 0, 1, cmd_plan},
+	{"apply", "apply PLAN.json [-c STACK] [--registry URL] [--concurrency N] [--format text|json]",
+	 "cfrjvqh", 1, 0, cmd_apply},
 	{"run", "run -c STACK [--dry-run] [-o PLAN.json] [--format text|json] [--registry URL]",
-	 "cofrmjnvqh", 0, cmd_run},
-	{"modules", "modules [--module-dir DIR]", "mvqh", 0, cmd_modules},
+	 "cofrmjnvqh", 0, 1, cmd_run},
+	{"modules", "modules [--module-dir DIR]", "mvqh", 0, 0, cmd_modules},
 };
 
 static void usage(FILE *out)
@@ -346,7 +363,7 @@ static int parse_options(const struct command *cmd, int argc, char **argv, struc
 	if (c->arg_count != cmd->args)
 		return fail(SWEEP_EXIT_USAGE, "%s takes %d argument%s (usage: regsweep %s)",
 			    cmd->name, cmd->args, cmd->args == 1 ? "" : "s", cmd->usage);
-	if (strchr(cmd->options, 'c') && !c->sweep.stack_path)
+	if (cmd->needs_stack && !c->sweep.stack_path)
 		return fail(SWEEP_EXIT_USAGE, "%s needs -c STACK (usage: regsweep %s)", cmd->name,
 			    cmd->usage);
 	return SWEEP_EXIT_OK;

@@ -37,8 +37,8 @@ struct registry *registry_open(const struct registry_opts *opts, struct rs_err *
 {
 	struct http_opts ho = {
 		.concurrency = opts->concurrency,
-		.timeout_ms = opts->timeout_ms > 0 ? opts->timeout_ms : DEFAULT_TIMEOUT_MS,
-		.connect_timeout_ms = CONNECT_TIMEOUT_MS,
+		.timeout_ms = opts->net ? opts->net->timeout_ms : DEFAULT_TIMEOUT_MS,
+		.connect_timeout_ms = opts->net ? opts->net->connect_timeout_ms : CONNECT_TIMEOUT_MS,
 		.max_body = BODY_MAX,
 	};
 	struct registry *r;

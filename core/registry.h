@@ -6,13 +6,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "netopts.h"
 #include "regsweep/module.h"
 #include "util.h"
 
 struct registry_opts {
 	const char *url; /* base URL, "http://127.0.0.1:5000"; no trailing slash needed */
 	int concurrency; /* requests in flight at once, >= 1 */
-	long timeout_ms; /* per request; 0 = default */
+	const struct net_opts *net; /* TLS, credentials, timeouts, retries; NULL: defaults */
+	int want_delete; /* the run may delete: token scopes ask for pull,delete */
 };
 
 /* One tag as scanned.  Every string is owned by the scan and freed by registry_scan_free. */

@@ -328,9 +328,169 @@ static int parse_entries(const config_setting_t *list, int is_policy,
 	return 0;
 }
 
+/* A string member copied into *out (left alone when absent).  -1 on a wrong type. */
+static int copy_string(const config_setting_t *g, const char *name, char **out,
+		       struct rs_err *e)
+{
+	const char *v = member_string(g, name, e);
+
+	if (err_isset(e))
+		return -1;
+	if (v) {
+		free(*out);
+		*out = xstrdup(v);
+	}
+	return 0;
+}
+
+/* A boolean member into *out (left alone when absent).  -1 on a wrong type. */
+static int copy_bool(const config_setting_t *g, const char *name, int *out, struct rs_err *e)
+{
+	const config_setting_t *s = config_setting_get_member(g, name);
+
+	if (!s)
+		return 0;
+	if (config_setting_type(s) != CONFIG_TYPE_BOOL) {
+		fail_at(e, s, "\"%s\" must be true or false", name);
+		return -1;
+	}
+	*out = config_setting_get_bool(s);
+	return 0;
+}
+
+/* An integer member in lo..hi into *out (left alone when absent). */
+static int copy_int(const config_setting_t *g, const char *name, long long lo, long long hi,
+		    long long *out, struct rs_err *e)
+{
+	const config_setting_t *s = config_setting_get_member(g, name);
+	long long n;
+
+	if (!s)
+		return 0;
+	if (config_setting_type(s) != CONFIG_TYPE_INT &&
+	    config_setting_type(s) != CONFIG_TYPE_INT64) {
+		fail_at(e, s, "\"%s\" must be an integer", name);
+		return -1;
+	}
+	n = config_setting_get_int64(s);
+	if (n < lo || n > hi) {
+		fail_at(e, s, "%s %lld is out of range %lld..%lld", name, n, lo, hi);
+		return -1;
+	}
+	*out = n;
+	return 0;
+}
+
+/* A duration member ("30s", "2m") into milliseconds (left alone when absent). */
+static int copy_duration_ms(const config_setting_t *g, const char *name, long *out,
+			    struct rs_err *e)
+{
+	const char *v = member_string(g, name, e);
+	int64_t secs;
+
+	if (err_isset(e))
+		return -1;
+	if (!v)
+		return 0;
+	if (util_parse_duration(v, &secs) || secs < 1 || secs > 86400) {
+		fail_at(e, config_setting_get_member(g, name),
+			"%s \"%s\" is not a duration from 1s to 1d (\"30s\", \"2m\")", name, v);
+		return -1;
+	}
+	*out = (long)secs * 1000;
+	return 0;
+}
+
+/* A group member, or NULL; an error when it exists but is not a group. */
+static const config_setting_t *member_group(const config_setting_t *g, const char *name,
+					    const char *const *keys, struct rs_err *e)
+{
+	const config_setting_t *s = config_setting_get_member(g, name);
+
+	if (!s)
+		return NULL;
+	if (config_setting_type(s) != CONFIG_TYPE_GROUP) {
+		fail_at(e, s, "\"%s\" must be a group { ... }", name);
+		return NULL;
+	}
+	return check_keys(s, keys, name, e) ? NULL : s;
+}
+
+static int parse_auth(const config_setting_t *reg, struct auth_opts *a, struct rs_err *e)
+{
+	static const char *const keys[] = {"username", "password_file", "password_env", NULL};
+	const config_setting_t *g = member_group(reg, "auth", keys, e);
+
+	if (!g)
+		return err_isset(e) ? -1 : 0;
+	if (copy_string(g, "username", &a->username, e) ||
+	    copy_string(g, "password_file", &a->password_file, e) ||
+	    copy_string(g, "password_env", &a->password_env, e))
+		return -1;
+	if (!a->username || !a->username[0]) {
+		fail_at(e, g, "auth needs a \"username\"");
+		return -1;
+	}
+	if (!a->password_file == !a->password_env) {
+		fail_at(e, g, "auth needs exactly one of \"password_file\" or \"password_env\"");
+		return -1;
+	}
+	return 0;
+}
+
+static int parse_tls(const config_setting_t *reg, struct tls_opts *t, struct rs_err *e)
+{
+	static const char *const keys[] = {"ca_file", "client_cert", "client_key", "verify",
+					   NULL};
+	const config_setting_t *g = member_group(reg, "tls", keys, e);
+
+	if (!g)
+		return err_isset(e) ? -1 : 0;
+	if (copy_string(g, "ca_file", &t->ca_file, e) ||
+	    copy_string(g, "client_cert", &t->client_cert, e) ||
+	    copy_string(g, "client_key", &t->client_key, e) || copy_bool(g, "verify", &t->verify, e))
+		return -1;
+	if (!t->client_cert != !t->client_key) {
+		fail_at(e, g, "tls needs both \"client_cert\" and \"client_key\", or neither");
+		return -1;
+	}
+	return 0;
+}
+
+static int parse_net(const config_setting_t *g, struct net_opts *n, struct rs_err *e)
+{
+	long long retries = n->retries, rps = 0;
+
+	if (copy_duration_ms(g, "timeout", &n->timeout_ms, e) ||
+	    copy_duration_ms(g, "connect_timeout", &n->connect_timeout_ms, e) ||
+	    copy_int(g, "retries", 0, 20, &retries, e) ||
+	    copy_int(g, "max_requests_per_second", 0, 100000, &rps, e) ||
+	    copy_bool(g, "allow_insecure_auth", &n->auth.allow_insecure, e) ||
+	    copy_string(g, "docker_config", &n->auth.docker_config, e) || parse_auth(g, &n->auth, e) ||
+	    parse_tls(g, &n->tls, e))
+		return -1;
+	n->retries = (int)retries;
+	n->max_rps = (double)rps;
+	if (n->auth.username && n->auth.docker_config) {
+		fail_at(e, g, "give \"auth\" or \"docker_config\", not both");
+		return -1;
+	}
+	return 0;
+}
+
 static int parse_registry(const config_setting_t *g, struct stack *out, struct rs_err *e)
 {
-	static const char *const keys[] = {"url", "concurrency", NULL};
+	static const char *const keys[] = {"url",
+					   "concurrency",
+					   "timeout",
+					   "connect_timeout",
+					   "retries",
+					   "max_requests_per_second",
+					   "allow_insecure_auth",
+					   "auth",
+					   "docker_config",
+					   "tls",
+					   NULL};
 	const config_setting_t *c;
 	const char *url;
 
@@ -367,7 +527,7 @@ static int parse_registry(const config_setting_t *g, struct stack *out, struct r
 		}
 		out->concurrency = (int)n;
 	}
-	return 0;
+	return parse_net(g, &out->net, e);
 }
 
 static int parse_filter(const config_setting_t *g, const char *name, struct rs_pattern **out,
@@ -465,6 +625,7 @@ int stack_load(const char *path, struct stack *out, struct rs_err *e)
 	memset(out, 0, sizeof(*out));
 	out->file = xstrdup(path);
 	out->concurrency = DEFAULT_CONCURRENCY;
+	netopts_init(&out->net);
 	config_init(&cfg);
 	/* @include paths are relative to the stack file, not to the working directory. */
 	config_set_include_dir(&cfg, dirname(dir));
@@ -521,5 +682,6 @@ void stack_free(struct stack *s)
 	free(s->url);
 	free(s->url_location);
 	free(s->file);
+	netopts_free(&s->net);
 	memset(s, 0, sizeof(*s));
 }

@@ -7,6 +7,7 @@
 
 #include <stddef.h>
 
+#include "netopts.h"
 #include "regsweep/module.h"
 #include "util.h"
 
@@ -60,6 +61,7 @@ struct stack {
 	char *url;       /* NULL when the stack gives none */
 	char *url_location;
 	int concurrency; /* default 8 */
+	struct net_opts net; /* TLS, credentials, timeouts, retries, pacing */
 	struct rs_pattern *include; /* NULL: every repository */
 	struct rs_pattern *exclude; /* NULL: none */
 	struct stack_entry *policy;

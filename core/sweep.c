@@ -40,9 +40,12 @@ static int concurrency_of(const struct sweep_opts *o, const struct stack *s)
 	return o->concurrency > 0 ? o->concurrency : s->concurrency;
 }
 
-static struct registry *open_registry(const char *url, int concurrency, struct rs_err *e)
+static struct registry *open_registry(const char *url, int concurrency,
+				      const struct net_opts *net, int want_delete,
+				      struct rs_err *e)
 {
-	struct registry_opts ro = {.url = url, .concurrency = concurrency};
+	struct registry_opts ro = {
+		.url = url, .concurrency = concurrency, .net = net, .want_delete = want_delete};
 	struct registry *r = registry_open(&ro, e);
 
 	if (r && registry_ping(r, e)) {
@@ -168,7 +171,7 @@ int sweep_plan(const struct sweep_opts *o, struct stack *s, struct plan *out,
 	out->registry = xstrdup(url);
 	out->stack = xstrdup(s->file);
 	out->created = (int64_t)time(NULL);
-	reg = open_registry(url, concurrency_of(o, s), e);
+	reg = open_registry(url, concurrency_of(o, s), &s->net, o->will_delete, e);
 	if (!reg)
 		return -1;
 	if (registry_catalog(reg, &names, &count, e))
@@ -203,7 +206,8 @@ out:
 	return rc;
 }
 
-long sweep_apply(struct plan *p, const char *url, int concurrency, struct rs_err *e)
+long sweep_apply(struct plan *p, const char *url, int concurrency, const struct net_opts *net,
+		 struct rs_err *e)
 {
 	struct registry *reg;
 	struct reg_delete *dels;
@@ -214,7 +218,7 @@ long sweep_apply(struct plan *p, const char *url, int concurrency, struct rs_err
 			total += p->repos[i].deletion_count;
 	if (total == 0)
 		return 0;
-	reg = open_registry(url, concurrency, e);
+	reg = open_registry(url, concurrency, net, 1, e);
 	if (!reg)
 		return -1;
 	dels = xcalloc(total, sizeof(*dels));

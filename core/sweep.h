@@ -19,6 +19,7 @@ struct sweep_opts {
 	const char *registry;   /* overrides the stack's url when non-NULL */
 	const char *module_dir; /* extra module directory, may be NULL */
 	int concurrency;        /* overrides the stack's when > 0 */
+	int will_delete;        /* the run may delete (token scopes ask for delete too) */
 };
 
 /* Parse the stack and load its modules into *s (caller-owned: sweep_release it, also after
@@ -37,7 +38,8 @@ int sweep_plan(const struct sweep_opts *o, struct stack *s, struct plan *out,
 /* Send the plan's DELETEs (repositories with an error are skipped) and record results in
  * the plan.  Returns the number of failed deletions, or -1 with e set when the registry
  * could not be reached (nothing was sent). */
-long sweep_apply(struct plan *p, const char *url, int concurrency, struct rs_err *e);
+long sweep_apply(struct plan *p, const char *url, int concurrency, const struct net_opts *net,
+		 struct rs_err *e);
 
 /* Run the after-steps in order, told whether this was a dry run.  Returns 0, or -1 with
  * "file:line: module: what" in e at the first that fails. */

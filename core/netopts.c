@@ -1,0 +1,26 @@
+/* netopts.c - defaults and cleanup for the registry connection settings. */
+#include "netopts.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+void netopts_init(struct net_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->tls.verify = 1;
+	o->timeout_ms = 60000;
+	o->connect_timeout_ms = 10000;
+	o->retries = 4;
+}
+
+void netopts_free(struct net_opts *o)
+{
+	free(o->tls.ca_file);
+	free(o->tls.client_cert);
+	free(o->tls.client_key);
+	free(o->auth.username);
+	free(o->auth.password_file);
+	free(o->auth.password_env);
+	free(o->auth.docker_config);
+	memset(o, 0, sizeof(*o));
+}
