@@ -109,14 +109,30 @@ static int make_plan(struct cli *c, struct stack *s, struct plan *p)
 	return SWEEP_EXIT_OK;
 }
 
+/* A repository that could not be scanned is left untouched: the run did not do all it was
+ * asked to, so it ends with exit code 1 once the rest is done. */
+static int scan_result(const struct plan *p)
+{
+	struct plan_totals t;
+
+	plan_totals(p, &t);
+	if (!t.untouched)
+		return SWEEP_EXIT_OK;
+	log_msg(RS_LOG_ERROR, "%zu of %zu repositories left untouched: they could not be scanned",
+		t.untouched, t.repos);
+	return SWEEP_EXIT_FAILED;
+}
+
 static int cmd_plan(struct cli *c)
 {
 	struct stack s;
 	struct plan p = {0};
 	int rc = make_plan(c, &s, &p);
 
-	if (rc == SWEEP_EXIT_OK)
+	if (rc == SWEEP_EXIT_OK) {
 		print_plan(&p, c, 0);
+		rc = scan_result(&p);
+	}
 	plan_free(&p);
 	sweep_release(&s);
 	return rc;
@@ -199,6 +215,8 @@ static int cmd_run(struct cli *c)
 	print_plan(&p, c, !c->dry_run);
 	if (!c->json && !c->dry_run)
 		print_applied(&p);
+	if (rc == SWEEP_EXIT_OK)
+		rc = scan_result(&p);
 	if (rc != SWEEP_EXIT_OK) {
 		if (s.after_count)
 			log_msg(RS_LOG_WARN, "after-steps skipped: the apply was not complete");

@@ -92,6 +92,7 @@ void plan_totals(const struct plan *p, struct plan_totals *t)
 	for (size_t i = 0; i < p->repo_count; i++) {
 		const struct plan_repo *r = &p->repos[i];
 
+		t->untouched += r->error != NULL;
 		t->tags += r->tag_count;
 		for (size_t k = 0; k < r->tag_count; k++)
 			t->deleted += r->tags[k].verdict == RS_DELETE;

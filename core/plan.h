@@ -49,7 +49,7 @@ struct plan {
 };
 
 struct plan_totals {
-	size_t repos, tags, kept, deleted; /* tags and their verdicts */
+	size_t repos, untouched, tags, kept, deleted; /* repositories, tags and verdicts */
 	size_t manifests;                  /* deletions planned */
 	size_t done, done_tags, failed;    /* apply results: manifests gone, their tags */
 };
