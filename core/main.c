@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "loader.h"
 #include "log.h"
@@ -21,6 +22,9 @@ struct cli {
 	const char *output; /* -o PLAN.json */
 	int json;           /* --format json */
 	int dry_run;
+	int force;            /* --force: apply even when guards refuse */
+	int64_t max_plan_age; /* --max-plan-age, seconds */
+	const char *max_plan_age_text;
 	int verbose;
 	char **args; /* positional arguments */
 	int arg_count;
@@ -43,6 +47,8 @@ static const struct option long_options[] = {
 	{"module-dir", required_argument, NULL, 'm'},
 	{"concurrency", required_argument, NULL, 'j'},
 	{"dry-run", no_argument, NULL, 'n'},
+	{"force", no_argument, NULL, 'F'},
+	{"max-plan-age", required_argument, NULL, 'A'},
 	{"verbose", no_argument, NULL, 'v'},
 	{"quiet", no_argument, NULL, 'q'},
 	{"help", no_argument, NULL, 'h'},
@@ -93,6 +99,33 @@ static void print_plan(const struct plan *p, const struct cli *c, int with_resul
 	}
 }
 
+/* The guards' verdict on a plan: 0, or exit code 3 with one line when they refuse it. */
+static int guard_result(struct plan *p, const struct cli *c)
+{
+	size_t guarded = plan_check_guards(p);
+
+	if (!guarded || c->force)
+		return SWEEP_EXIT_OK;
+	return fail(SWEEP_EXIT_REFUSED,
+		    "plan refused: %zu repositor%s exceed%s the guards (max_delete_percent = %d, "
+		    "min_keep = %d); nothing was deleted; --force overrides",
+		    guarded, guarded == 1 ? "y" : "ies", guarded == 1 ? "s" : "",
+		    p->guards.max_delete_percent, p->guards.min_keep);
+}
+
+/* A saved plan describes the registry as it was: refuse one older than --max-plan-age. */
+static int age_result(const struct plan *p, const struct cli *c, const char *path)
+{
+	int64_t age = (int64_t)time(NULL) - p->created;
+
+	if (p->created != RS_CREATED_UNKNOWN && age <= c->max_plan_age)
+		return SWEEP_EXIT_OK;
+	return fail(SWEEP_EXIT_REFUSED,
+		    "%s: the plan is %s old, older than --max-plan-age %s: make a new plan",
+		    path, p->created == RS_CREATED_UNKNOWN ? "of unknown age, so" : "too",
+		    c->max_plan_age_text);
+}
+
 /* Loads the stack and builds the plan; returns an exit code (0 on success). */
 static int make_plan(struct cli *c, struct stack *s, struct plan *p)
 {
@@ -133,6 +166,8 @@ static int cmd_plan(struct cli *c)
 		print_plan(&p, c, 0);
 		rc = scan_result(&p);
 	}
+	if (rc == SWEEP_EXIT_OK)
+		rc = guard_result(&p, c);
 	plan_free(&p);
 	sweep_release(&s);
 	return rc;
@@ -143,22 +178,28 @@ static void print_applied(const struct plan *p)
 	struct plan_totals t;
 
 	plan_totals(p, &t);
-	printf("deleted %zu of %zu manifests (%zu tags)%s", t.done, t.manifests, t.done_tags,
-	       t.failed ? "" : "\n");
+	printf("deleted %zu of %zu manifests (%zu tags)", t.done, t.manifests, t.done_tags);
 	if (t.failed)
-		printf("; %zu failed\n", t.failed);
+		printf("; %zu failed", t.failed);
+	if (t.skipped)
+		printf("; %zu skipped: the registry changed since the plan", t.skipped);
+	putchar('\n');
 }
 
-/* Applies the plan; returns an exit code. */
+/* Applies the plan; returns an exit code: failures first, then skipped deletions. */
 static int apply_plan(struct plan *p, const char *url, int concurrency,
-		      const struct net_opts *net)
+		      const struct net_opts *net, int verify)
 {
 	struct rs_err e = {{0}};
-	long failed = sweep_apply(p, url, concurrency, net, &e);
+	long failed = sweep_apply(p, url, concurrency, net, verify, &e);
+	struct plan_totals t;
 
 	if (failed < 0)
 		return fail(SWEEP_EXIT_FAILED, "%s", e.msg);
-	return failed ? SWEEP_EXIT_FAILED : SWEEP_EXIT_OK;
+	plan_totals(p, &t);
+	if (failed)
+		return SWEEP_EXIT_FAILED;
+	return t.skipped ? SWEEP_EXIT_REFUSED : SWEEP_EXIT_OK;
 }
 
 static int cmd_apply(struct cli *c)
@@ -181,8 +222,17 @@ static int cmd_apply(struct cli *c)
 		stack_free(&s);
 		return fail(SWEEP_EXIT_USAGE, "%s", e.msg);
 	}
+	rc = age_result(&p, c, c->args[0]);
+	if (rc == SWEEP_EXIT_OK)
+		rc = guard_result(&p, c);
+	if (rc != SWEEP_EXIT_OK) {
+		plan_free(&p);
+		stack_free(&s);
+		return rc;
+	}
 	rc = apply_plan(&p, c->sweep.registry ? c->sweep.registry : p.registry,
-			c->sweep.concurrency > 0 ? c->sweep.concurrency : s.concurrency, &s.net);
+			c->sweep.concurrency > 0 ? c->sweep.concurrency : s.concurrency, &s.net,
+			1);
 	stack_free(&s);
 	if (c->json) {
 		char *json = plan_to_json(&p, 1);
@@ -208,10 +258,16 @@ static int cmd_run(struct cli *c)
 
 	if (rc != SWEEP_EXIT_OK)
 		goto out;
+	rc = guard_result(&p, c);
+	if (rc != SWEEP_EXIT_OK) {
+		print_plan(&p, c, 0);
+		goto out;
+	}
+	/* The plan is seconds old and made by this process: no re-resolution before apply. */
 	if (!c->dry_run)
 		rc = apply_plan(&p, p.registry,
 				c->sweep.concurrency > 0 ? c->sweep.concurrency : s.concurrency,
-				&s.net);
+				&s.net, 0);
 	print_plan(&p, c, !c->dry_run);
 	if (!c->json && !c->dry_run)
 		print_applied(&p);
@@ -284,10 +340,14 @@ static int cmd_modules(struct cli *c)
 static const struct command commands[] = {
 	{"plan", "plan -c STACK [-o PLAN.json] [--format text|json] [--registry URL]", "cofrmjvqh",
 	 0, 1, cmd_plan},
-	{"apply", "apply PLAN.json [-c STACK] [--registry URL] [--concurrency N] [--format text|json]",
-	 "cfrjvqh", 1, 0, cmd_apply},
-	{"run", "run -c STACK [--dry-run] [-o PLAN.json] [--format text|json] [--registry URL]",
-	 "cofrmjnvqh", 0, 1, cmd_run},
+	{"apply",
+	 "apply PLAN.json [-c STACK] [--max-plan-age 24h] [--force] [--registry URL] "
+	 "[--format text|json]",
+	 "cfrjvqhFA", 1, 0, cmd_apply},
+	{"run",
+	 "run -c STACK [--dry-run] [--force] [-o PLAN.json] [--format text|json] "
+	 "[--registry URL]",
+	 "cofrmjnvqhF", 0, 1, cmd_run},
 	{"modules", "modules [--module-dir DIR]", "mvqh", 0, 0, cmd_modules},
 };
 
@@ -304,11 +364,14 @@ static void usage(FILE *out)
 	      "  -m, --module-dir DIR    look for modules in DIR too\n"
 	      "  -j, --concurrency N     requests in flight (default: the stack's, or 8)\n"
 	      "  -n, --dry-run           run: plan and report, delete nothing\n"
+	      "      --force             apply even a plan the guards refuse\n"
+	      "      --max-plan-age AGE  apply: refuse older plans (default 24h)\n"
 	      "  -v, --verbose           more detail (every tag's verdict)\n"
 	      "  -q, --quiet             errors only on stderr\n"
 	      "      --version           print the version\n"
 	      "  -h, --help              this help\n"
-	      "\nexit codes: 0 done, 1 some requests failed, 2 usage, stack or module error\n",
+	      "\nexit codes: 0 done, 1 some requests failed, 2 usage, stack or module error,\n"
+	      "  3 refused by a guard, or deletions skipped because the registry changed\n",
 	      out);
 }
 
@@ -318,7 +381,7 @@ static int parse_options(const struct command *cmd, int argc, char **argv, struc
 
 	opterr = 0;
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, ":c:o:f:r:m:j:nvqh", long_options, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, ":c:o:f:r:m:j:nvqhFA:", long_options, NULL)) != -1) {
 		if (opt == '?')
 			return fail(SWEEP_EXIT_USAGE, "%s: unknown option %s (see regsweep --help)",
 				    cmd->name, argv[optind - 1]);
@@ -364,6 +427,17 @@ static int parse_options(const struct command *cmd, int argc, char **argv, struc
 		case 'n':
 			c->dry_run = 1;
 			break;
+		case 'F':
+			c->force = 1;
+			break;
+		case 'A':
+			c->max_plan_age_text = optarg;
+			if (util_parse_duration(optarg, &c->max_plan_age))
+				return fail(SWEEP_EXIT_USAGE,
+					    "--max-plan-age must be a duration such as 90m, 24h or "
+					    "7d, not \"%s\"",
+					    optarg);
+			break;
 		case 'v':
 			c->verbose = 1;
 			log_set_level(log_level() + 1);
@@ -392,6 +466,8 @@ int main(int argc, char **argv)
 	struct cli c;
 
 	memset(&c, 0, sizeof(c));
+	c.max_plan_age = 24 * 3600;
+	c.max_plan_age_text = "24h";
 	if (argc < 2)
 		return usage(stderr), SWEEP_EXIT_USAGE;
 	if (!strcmp(argv[1], "--version")) {

@@ -93,6 +93,7 @@ void plan_totals(const struct plan *p, struct plan_totals *t)
 		const struct plan_repo *r = &p->repos[i];
 
 		t->untouched += r->error != NULL;
+		t->guarded += r->guard != NULL;
 		t->tags += r->tag_count;
 		for (size_t k = 0; k < r->tag_count; k++)
 			t->deleted += r->tags[k].verdict == RS_DELETE;
@@ -101,11 +102,38 @@ void plan_totals(const struct plan *p, struct plan_totals *t)
 			const struct plan_deletion *d = &r->deletions[k];
 
 			t->failed += d->error != NULL;
+			t->skipped += d->skipped != NULL;
 			t->done += d->done;
 			t->done_tags += d->done ? d->tag_count : 0;
 		}
 	}
 	t->kept = t->tags - t->deleted;
+}
+
+size_t plan_check_guards(struct plan *p)
+{
+	const struct plan_guards *g = &p->guards;
+	size_t guarded = 0;
+
+	for (size_t i = 0; i < p->repo_count; i++) {
+		struct plan_repo *r = &p->repos[i];
+		size_t deleted = 0;
+
+		for (size_t k = 0; k < r->tag_count; k++)
+			deleted += r->tags[k].verdict == RS_DELETE;
+		free(r->guard);
+		r->guard = NULL;
+		if (deleted * 100 > (size_t)g->max_delete_percent * r->tag_count)
+			r->guard = xasprintf("would delete %zu of %zu tags (%zu%%), more than "
+					     "max_delete_percent = %d",
+					     deleted, r->tag_count, deleted * 100 / r->tag_count,
+					     g->max_delete_percent);
+		else if (deleted && r->tag_count - deleted < (size_t)g->min_keep)
+			r->guard = xasprintf("would keep %zu tags, fewer than min_keep = %d",
+					     r->tag_count - deleted, g->min_keep);
+		guarded += r->guard != NULL;
+	}
+	return guarded;
 }
 
 static cJSON *time_json(int64_t t)
@@ -130,6 +158,8 @@ static cJSON *repo_json(const struct plan_repo *r, int with_results)
 	cJSON_AddStringToObject(o, "name", r->name);
 	if (r->error)
 		cJSON_AddStringToObject(o, "error", r->error);
+	if (r->guard)
+		cJSON_AddStringToObject(o, "guard", r->guard);
 	for (size_t i = 0; i < r->tag_count; i++) {
 		const struct plan_tag *t = &r->tags[i];
 		cJSON *j = cJSON_CreateObject();
@@ -153,20 +183,61 @@ static cJSON *repo_json(const struct plan_repo *r, int with_results)
 							      (int)d->tag_count));
 		cJSON_AddItemToObject(j, "media_type", string_or_null(d->media_type));
 		if (with_results) {
-			cJSON_AddStringToObject(j, "result", d->done    ? "deleted"
-							     : d->error ? "failed"
-									: "not attempted");
+			cJSON_AddStringToObject(j, "result", d->done      ? "deleted"
+							     : d->error   ? "failed"
+							     : d->skipped ? "skipped"
+									  : "not attempted");
 			if (d->error)
 				cJSON_AddStringToObject(j, "error", d->error);
+			if (d->skipped)
+				cJSON_AddStringToObject(j, "skipped", d->skipped);
 		}
 		cJSON_AddItemToArray(dels, j);
 	}
 	return o;
 }
 
+/* The hash of the compact JSON of everything but "plan_sha256" itself. */
+static void content_hash(const cJSON *root, char out[UTIL_SHA256_LEN])
+{
+	char *compact = cJSON_PrintUnformatted(root);
+
+	if (!compact) {
+		fputs("regsweep: out of memory\n", stderr);
+		abort();
+	}
+	util_sha256(compact, strlen(compact), out);
+	free(compact);
+}
+
+static void seal(cJSON *root)
+{
+	char hash[UTIL_SHA256_LEN];
+
+	content_hash(root, hash);
+	cJSON_AddStringToObject(root, "plan_sha256", hash);
+}
+
+/* Checks and removes the seal; 0 when it matches. */
+static int unseal(cJSON *root)
+{
+	cJSON *seal_item = cJSON_DetachItemFromObjectCaseSensitive(root, "plan_sha256");
+	char hash[UTIL_SHA256_LEN];
+	int ok;
+
+	if (!cJSON_IsString(seal_item)) {
+		cJSON_Delete(seal_item);
+		return -1;
+	}
+	content_hash(root, hash);
+	ok = strcmp(hash, seal_item->valuestring) == 0;
+	cJSON_Delete(seal_item);
+	return ok ? 0 : -1;
+}
+
 char *plan_to_json(const struct plan *p, int with_results)
 {
-	cJSON *root = cJSON_CreateObject(), *repos, *sum;
+	cJSON *root = cJSON_CreateObject(), *repos, *sum, *guards;
 	struct plan_totals t;
 	char *text;
 
@@ -175,6 +246,10 @@ char *plan_to_json(const struct plan *p, int with_results)
 	cJSON_AddStringToObject(root, "registry", p->registry);
 	cJSON_AddItemToObject(root, "created", time_json(p->created));
 	cJSON_AddItemToObject(root, "stack", string_or_null(p->stack));
+	cJSON_AddItemToObject(root, "stack_sha256", string_or_null(p->stack_sha256));
+	guards = cJSON_AddObjectToObject(root, "guards");
+	cJSON_AddNumberToObject(guards, "max_delete_percent", p->guards.max_delete_percent);
+	cJSON_AddNumberToObject(guards, "min_keep", p->guards.min_keep);
 	repos = cJSON_AddArrayToObject(root, "repositories");
 	for (size_t i = 0; i < p->repo_count; i++)
 		cJSON_AddItemToArray(repos, repo_json(&p->repos[i], with_results));
@@ -185,7 +260,11 @@ char *plan_to_json(const struct plan *p, int with_results)
 	cJSON_AddNumberToObject(sum, "tags_deleted", (double)t.deleted);
 	cJSON_AddNumberToObject(sum, "manifests_deleted", (double)t.manifests);
 	if (with_results)
+		{
 		cJSON_AddNumberToObject(sum, "failed", (double)t.failed);
+		cJSON_AddNumberToObject(sum, "skipped", (double)t.skipped);
+	}
+	seal(root);
 	text = cJSON_Print(root);
 	cJSON_Delete(root);
 	if (!text) {
@@ -214,82 +293,141 @@ static int read_deletion(const cJSON *j, struct plan_deletion *d)
 	d->tags = xcalloc((size_t)cJSON_GetArraySize(tags), sizeof(char *));
 	cJSON_ArrayForEach(t, tags)
 	{
-		if (!cJSON_IsString(t))
+		if (!cJSON_IsString(t) || !util_valid_tag(t->valuestring))
 			return -1;
 		d->tags[d->tag_count++] = xstrdup(t->valuestring);
 	}
 	return 0;
 }
 
-static int read_plan(const cJSON *root, struct plan *p, struct rs_err *e, const char *path)
+/* The pinned tag: name, the digest it pointed at when planned, and the verdict. */
+static int read_tag(const cJSON *j, struct plan_tag *t)
 {
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, "version");
-	const cJSON *repos = cJSON_GetObjectItemCaseSensitive(root, "repositories"), *rj;
-	const char *registry = json_string(root, "registry"), *stack = json_string(root, "stack");
-	const char *created = json_string(root, "created");
+	const char *tag = json_string(j, "tag"), *digest = json_string(j, "digest");
+	const char *mt = json_string(j, "media_type"), *created = json_string(j, "created");
+	const char *verdict = json_string(j, "verdict"), *reason = json_string(j, "reason");
 
-	if (!cJSON_IsNumber(v) || v->valueint != PLAN_VERSION) {
-		err_set(e, "%s: not a version %d regsweep plan", path, PLAN_VERSION);
+	if (!tag || !util_valid_tag(tag) || (digest && !util_valid_digest(digest)) || !verdict ||
+	    (strcmp(verdict, "keep") && strcmp(verdict, "delete")))
+		return -1;
+	t->tag = xstrdup(tag);
+	t->digest = digest ? xstrdup(digest) : NULL;
+	t->media_type = mt ? xstrdup(mt) : NULL;
+	if (!created || util_parse_rfc3339(created, &t->created))
+		t->created = RS_CREATED_UNKNOWN;
+	t->verdict = strcmp(verdict, "delete") == 0 ? RS_DELETE : RS_KEEP;
+	t->reason = xstrdup(reason ? reason : "");
+	return 0;
+}
+
+static int read_repo(const cJSON *rj, struct plan *p, struct rs_err *e, const char *path)
+{
+	const char *name = json_string(rj, "name"), *error = json_string(rj, "error");
+	const cJSON *tags = cJSON_GetObjectItemCaseSensitive(rj, "tags");
+	const cJSON *dels = cJSON_GetObjectItemCaseSensitive(rj, "deletions"), *j;
+	struct plan_repo *r;
+
+	if (!name || !util_valid_repo_name(name) || !cJSON_IsArray(dels) || !cJSON_IsArray(tags)) {
+		err_set(e, "%s: repository %zu has no valid \"name\", \"tags\" and \"deletions\"",
+			path, p->repo_count + 1);
 		return -1;
 	}
+	r = plan_add_repo(p, name);
+	r->error = error ? xstrdup(error) : NULL;
+	r->tags = xcalloc((size_t)cJSON_GetArraySize(tags), sizeof(*r->tags));
+	cJSON_ArrayForEach(j, tags)
+	{
+		if (read_tag(j, &r->tags[r->tag_count++])) {
+			err_set(e, "%s: repository \"%s\": tag %zu is malformed", path, name,
+				r->tag_count);
+			return -1;
+		}
+	}
+	r->deletions = xcalloc((size_t)cJSON_GetArraySize(dels), sizeof(*r->deletions));
+	cJSON_ArrayForEach(j, dels)
+	{
+		if (read_deletion(j, &r->deletions[r->deletion_count++])) {
+			err_set(e, "%s: repository \"%s\": deletion %zu is malformed (needs "
+				   "\"digest\" such as \"sha256:<hex>\" and \"tags\")",
+				path, name, r->deletion_count);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int read_int(const cJSON *o, const char *key, int lo, int hi, int *out)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+
+	if (!cJSON_IsNumber(v) || v->valuedouble < lo || v->valuedouble > hi)
+		return -1;
+	*out = v->valueint;
+	return 0;
+}
+
+static int read_plan(const cJSON *root, struct plan *p, struct rs_err *e, const char *path)
+{
+	const cJSON *repos = cJSON_GetObjectItemCaseSensitive(root, "repositories"), *rj;
+	const cJSON *guards = cJSON_GetObjectItemCaseSensitive(root, "guards");
+	const char *registry = json_string(root, "registry"), *stack = json_string(root, "stack");
+	const char *created = json_string(root, "created");
+	const char *stack_sha = json_string(root, "stack_sha256");
+
 	if (!registry || !cJSON_IsArray(repos)) {
 		err_set(e, "%s: plan lacks \"registry\" or \"repositories\"", path);
 		return -1;
 	}
+	if (!guards || read_int(guards, "max_delete_percent", 0, 100,
+				&p->guards.max_delete_percent) ||
+	    read_int(guards, "min_keep", 0, INT32_MAX, &p->guards.min_keep)) {
+		err_set(e, "%s: plan lacks valid \"guards\"", path);
+		return -1;
+	}
 	p->registry = xstrdup(registry);
 	p->stack = stack ? xstrdup(stack) : NULL;
+	p->stack_sha256 = stack_sha ? xstrdup(stack_sha) : NULL;
 	if (!created || util_parse_rfc3339(created, &p->created))
 		p->created = RS_CREATED_UNKNOWN;
 	cJSON_ArrayForEach(rj, repos)
 	{
-		const char *name = json_string(rj, "name");
-		const cJSON *dels = cJSON_GetObjectItemCaseSensitive(rj, "deletions"), *dj;
-		struct plan_repo *r;
-
-		if (!name || !util_valid_repo_name(name) || !cJSON_IsArray(dels)) {
-			err_set(e, "%s: repository %d has no valid \"name\" and \"deletions\"", path,
-				(int)p->repo_count + 1);
+		if (read_repo(rj, p, e, path))
 			return -1;
-		}
-		r = plan_add_repo(p, name);
-		r->deletions = xcalloc((size_t)cJSON_GetArraySize(dels), sizeof(*r->deletions));
-		cJSON_ArrayForEach(dj, dels)
-		{
-			if (read_deletion(dj, &r->deletions[r->deletion_count++])) {
-				err_set(e, "%s: repository \"%s\": deletion %zu is malformed (needs "
-					   "\"digest\" such as \"sha256:<hex>\" and \"tags\")",
-					path, name, r->deletion_count);
-				return -1;
-			}
-		}
 	}
 	return 0;
 }
 
 int plan_read_file(const char *path, struct plan *out, struct rs_err *e)
 {
-	FILE *f = fopen(path, "r");
 	struct buf b = {0};
-	char chunk[65536];
-	size_t n;
 	cJSON *root;
+	const cJSON *version;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
-	if (!f) {
-		err_set(e, "%s: cannot open the plan file", path);
+	if (buf_read_file(&b, path)) {
+		buf_free(&b);
+		err_set(e, "%s: cannot read the plan file", path);
 		return -1;
 	}
-	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-		buf_append(&b, chunk, n);
-	fclose(f);
 	root = b.data ? cJSON_Parse(b.data) : NULL;
 	buf_free(&b);
 	if (!root) {
 		err_set(e, "%s: not valid JSON", path);
 		return -1;
 	}
-	rc = read_plan(root, out, e, path);
+	version = cJSON_GetObjectItemCaseSensitive(root, "version");
+	if (!cJSON_IsNumber(version) || version->valueint != PLAN_VERSION) {
+		err_set(e, "%s: not a version %d regsweep plan", path, PLAN_VERSION);
+		rc = -1;
+	} else if (unseal(root)) {
+		err_set(e, "%s: plan_sha256 does not match: the plan was changed after regsweep "
+			   "wrote it",
+			path);
+		rc = -1;
+	} else {
+		rc = read_plan(root, out, e, path);
+	}
 	cJSON_Delete(root);
 	return rc;
 }
@@ -323,6 +461,8 @@ void plan_print_text(const struct plan *p, FILE *out, int verbose)
 			r->tag_count - deleted, deleted, r->deletion_count);
 		if (r->error)
 			fprintf(out, "  untouched: %s\n", r->error);
+		if (r->guard)
+			fprintf(out, "  refused by guard: %s\n", r->guard);
 		print_tag_lines(r, out, verbose);
 	}
 	plan_totals(p, &t);
@@ -352,14 +492,17 @@ void plan_free(struct plan *p)
 			free(d->digest);
 			free(d->media_type);
 			free(d->error);
+			free(d->skipped);
 		}
 		free(r->tags);
 		free(r->deletions);
 		free(r->name);
 		free(r->error);
+		free(r->guard);
 	}
 	free(p->repos);
 	free(p->registry);
 	free(p->stack);
+	free(p->stack_sha256);
 	memset(p, 0, sizeof(*p));
 }

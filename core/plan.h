@@ -29,6 +29,7 @@ struct plan_deletion {
 	/* Filled by apply. */
 	int done;
 	char *error;
+	char *skipped; /* why apply did not send it: the registry changed since the plan */
 };
 
 struct plan_repo {
@@ -38,20 +39,29 @@ struct plan_repo {
 	struct plan_deletion *deletions;
 	size_t deletion_count;
 	char *error; /* non-NULL: the repository was not fully scanned and is left untouched */
+	char *guard; /* non-NULL: a guard refuses this repository's deletions (plan_check_guards) */
+};
+
+/* Per-repository limits a plan must respect unless forced (stack `guards`). */
+struct plan_guards {
+	int max_delete_percent; /* of a repository's tags; default 90 */
+	int min_keep;           /* tags left in a repository that loses any; default 1 */
 };
 
 struct plan {
 	char *registry;
 	char *stack;     /* stack file the plan came from; NULL when unknown */
+	char *stack_sha256; /* of the stack file's bytes; NULL when unknown */
 	int64_t created; /* Unix seconds */
+	struct plan_guards guards;
 	struct plan_repo *repos;
 	size_t repo_count;
 };
 
 struct plan_totals {
-	size_t repos, untouched, tags, kept, deleted; /* repositories, tags and verdicts */
+	size_t repos, untouched, guarded, tags, kept, deleted; /* repositories, tags, verdicts */
 	size_t manifests;                  /* deletions planned */
-	size_t done, done_tags, failed;    /* apply results: manifests gone, their tags */
+	size_t done, done_tags, failed, skipped; /* apply results: manifests gone, their tags */
 };
 
 /* Append an empty repository named name (copied); the returned pointer is valid until the
@@ -65,7 +75,13 @@ void plan_group_digests(struct plan_repo *repo);
 
 void plan_totals(const struct plan *p, struct plan_totals *t);
 
-/* The plan as JSON text (caller frees), with apply results when with_results. */
+/* Sets repo->guard on every repository whose verdicts exceed p->guards and returns how many
+ * do.  Idempotent. */
+size_t plan_check_guards(struct plan *p);
+
+/* The plan as JSON text (caller frees), with apply results when with_results.  It ends
+ * with "plan_sha256", the hash of the rest of the plan, which plan_read_file checks: the
+ * plan applied is the plan that was reviewed. */
 char *plan_to_json(const struct plan *p, int with_results);
 
 /* Read a plan file written by plan_to_json into *out (caller-owned; plan_free also after a

@@ -12,6 +12,8 @@
 
 #define DEFAULT_CONCURRENCY 8
 #define MAX_CONCURRENCY 256
+#define DEFAULT_MAX_DELETE_PERCENT 90
+#define DEFAULT_MIN_KEEP 1
 
 /* PAM's control words as action tables, indexed by verdict (PASS, KEEP, DELETE). */
 static const struct {
@@ -530,6 +532,22 @@ static int parse_registry(const config_setting_t *g, struct stack *out, struct r
 	return parse_net(g, &out->net, e);
 }
 
+static int parse_guards(const config_setting_t *root, struct stack *out, struct rs_err *e)
+{
+	static const char *const keys[] = {"max_delete_percent", "min_keep", NULL};
+	const config_setting_t *g = member_group(root, "guards", keys, e);
+	long long pct = out->max_delete_percent, keep = out->min_keep;
+
+	if (!g)
+		return err_isset(e) ? -1 : 0;
+	if (copy_int(g, "max_delete_percent", 0, 100, &pct, e) ||
+	    copy_int(g, "min_keep", 0, 1000000, &keep, e))
+		return -1;
+	out->max_delete_percent = (int)pct;
+	out->min_keep = (int)keep;
+	return 0;
+}
+
 static int parse_filter(const config_setting_t *g, const char *name, struct rs_pattern **out,
 			struct rs_err *e)
 {
@@ -587,7 +605,8 @@ static int check_jumps(const struct stack *s, struct rs_err *e)
 
 static int parse_root(const config_t *cfg, struct stack *out, struct rs_err *e)
 {
-	static const char *const keys[] = {"registry", "repositories", "policy", "after", NULL};
+	static const char *const keys[] = {"registry", "repositories", "guards", "policy", "after",
+					   NULL};
 	const config_setting_t *root = config_root_setting(cfg), *s;
 
 	if (check_keys(root, keys, "the stack", e))
@@ -597,6 +616,8 @@ static int parse_root(const config_t *cfg, struct stack *out, struct rs_err *e)
 		return -1;
 	s = config_setting_get_member(root, "repositories");
 	if (s && parse_repositories(s, out, e))
+		return -1;
+	if (parse_guards(root, out, e))
 		return -1;
 	s = config_setting_get_member(root, "policy");
 	if (!s) {
@@ -626,6 +647,8 @@ int stack_load(const char *path, struct stack *out, struct rs_err *e)
 	out->file = xstrdup(path);
 	out->concurrency = DEFAULT_CONCURRENCY;
 	netopts_init(&out->net);
+	out->max_delete_percent = DEFAULT_MAX_DELETE_PERCENT;
+	out->min_keep = DEFAULT_MIN_KEEP;
 	config_init(&cfg);
 	/* @include paths are relative to the stack file, not to the working directory. */
 	config_set_include_dir(&cfg, dirname(dir));

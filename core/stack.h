@@ -62,6 +62,8 @@ struct stack {
 	char *url_location;
 	int concurrency; /* default 8 */
 	struct net_opts net; /* TLS, credentials, timeouts, retries, pacing */
+	int max_delete_percent; /* guards: default 90 */
+	int min_keep;           /* guards: default 1 */
 	struct rs_pattern *include; /* NULL: every repository */
 	struct rs_pattern *exclude; /* NULL: none */
 	struct stack_entry *policy;

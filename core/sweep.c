@@ -1,4 +1,5 @@
 /* sweep.c - the plan/apply/after pipeline shared by the commands. */
+#define _GNU_SOURCE /* qsort_r */
 #include "sweep.h"
 
 #include <stdlib.h>
@@ -155,6 +156,20 @@ out:
 	free(imgs);
 }
 
+/* The stack file's hash, so a plan names exactly the policy that made it; NULL if the file
+ * cannot be read again. */
+static char *file_sha256(const char *path)
+{
+	struct buf b = {0};
+	char hash[UTIL_SHA256_LEN];
+	int failed = buf_read_file(&b, path);
+
+	if (!failed)
+		util_sha256(b.data ? b.data : "", b.len, hash);
+	buf_free(&b);
+	return failed ? NULL : xstrdup(hash);
+}
+
 int sweep_plan(const struct sweep_opts *o, struct stack *s, struct plan *out,
 	       struct rs_err *e)
 {
@@ -170,7 +185,10 @@ int sweep_plan(const struct sweep_opts *o, struct stack *s, struct plan *out,
 		return -1;
 	out->registry = xstrdup(url);
 	out->stack = xstrdup(s->file);
+	out->stack_sha256 = file_sha256(s->file);
 	out->created = (int64_t)time(NULL);
+	out->guards = (struct plan_guards){.max_delete_percent = s->max_delete_percent,
+					   .min_keep = s->min_keep};
 	reg = open_registry(url, concurrency_of(o, s), &s->net, o->will_delete, e);
 	if (!reg)
 		return -1;
@@ -195,6 +213,7 @@ int sweep_plan(const struct sweep_opts *o, struct stack *s, struct plan *out,
 		else
 			decide_repo(s, rr, out->created, pr);
 	}
+	plan_check_guards(out);
 	log_msg(RS_LOG_DEBUG, "scan: %zu requests", registry_requests(reg));
 	rc = 0;
 out:
@@ -206,8 +225,134 @@ out:
 	return rc;
 }
 
+static int pending(const struct plan_repo *r, const struct plan_deletion *d)
+{
+	return !r->error && !d->skipped;
+}
+
+/* Orders indexes into a rescanned repository's images by tag, for find_tag. */
+static int by_tag(const void *a, const void *b, void *images_)
+{
+	const struct reg_image *images = images_;
+
+	return strcmp(images[*(const size_t *)a].tag, images[*(const size_t *)b].tag);
+}
+
+static int planned_tag(const struct plan_deletion *d, const char *tag)
+{
+	for (size_t k = 0; k < d->tag_count; k++)
+		if (strcmp(d->tags[k], tag) == 0)
+			return 1;
+	return 0;
+}
+
+static const struct reg_image *find_tag(const struct reg_repo *now, const size_t *order,
+					const char *tag)
+{
+	size_t lo = 0, hi = now->count;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		int c = strcmp(now->images[order[mid]].tag, tag);
+
+		if (c == 0)
+			return &now->images[order[mid]];
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+/* Why deletion d must not go ahead given the repository as it is now, or NULL: one of its
+ * tags now points elsewhere, or a tag the plan did not see points at its digest. */
+static char *changed_since_plan(const struct plan_deletion *d, const struct reg_repo *now,
+				const size_t *order)
+{
+	size_t on_digest = 0;
+
+	for (size_t k = 0; k < d->tag_count; k++) {
+		const struct reg_image *img = find_tag(now, order, d->tags[k]);
+
+		/* A tag deleted meanwhile removes nothing the plan meant to keep. */
+		if (!img)
+			continue;
+		if (!img->digest || strcmp(img->digest, d->digest))
+			return xasprintf("tag %s moved to %s since the plan", d->tags[k],
+					 img->digest ? img->digest : "an unknown digest");
+	}
+	for (size_t i = 0; i < now->count; i++) {
+		if (!now->images[i].digest || strcmp(now->images[i].digest, d->digest))
+			continue;
+		on_digest++;
+		if (on_digest > d->tag_count || !planned_tag(d, now->images[i].tag))
+			return xasprintf("digest gained tag %s since the plan", now->images[i].tag);
+	}
+	return NULL;
+}
+
+static void skip_repo(struct plan_repo *r, const char *why)
+{
+	for (size_t k = 0; k < r->deletion_count; k++)
+		if (!r->deletions[k].skipped)
+			r->deletions[k].skipped = xstrdup(why);
+}
+
+/* Re-resolves every tag of the repositories with deletions and marks what changed. */
+static void verify_plan(struct registry *reg, struct plan *p)
+{
+	char **names = xcalloc(p->repo_count, sizeof(char *));
+	struct plan_repo **repos = xcalloc(p->repo_count, sizeof(*repos));
+	struct reg_scan scan = {0};
+	struct rs_err e = {{0}};
+	size_t n = 0;
+
+	for (size_t i = 0; i < p->repo_count; i++) {
+		if (!p->repos[i].error && p->repos[i].deletion_count) {
+			repos[n] = &p->repos[i];
+			names[n++] = p->repos[i].name;
+		}
+	}
+	if (n && registry_scan(reg, names, n, RS_NEED_DIGEST, &scan, &e)) {
+		char *why = xasprintf("could not re-resolve tags: %s", e.msg);
+
+		for (size_t i = 0; i < n; i++)
+			skip_repo(repos[i], why);
+		free(why);
+	}
+	for (size_t i = 0; i < scan.count && i < n; i++) {
+		const struct reg_repo *now = &scan.repos[i];
+		size_t *order;
+
+		if (now->error) {
+			char *why = xasprintf("could not re-resolve tags: %s", now->error);
+
+			skip_repo(repos[i], why);
+			free(why);
+			continue;
+		}
+		order = xcalloc(now->count, sizeof(size_t));
+		for (size_t k = 0; k < now->count; k++)
+			order[k] = k;
+		qsort_r(order, now->count, sizeof(size_t), by_tag, now->images);
+		for (size_t k = 0; k < repos[i]->deletion_count; k++) {
+			struct plan_deletion *d = &repos[i]->deletions[k];
+
+			d->skipped = changed_since_plan(d, now, order);
+			if (d->skipped)
+				log_msg(RS_LOG_WARN, "%s@%s skipped: %s", repos[i]->name, d->digest,
+					d->skipped);
+		}
+		free(order);
+	}
+	registry_scan_free(&scan);
+	free(repos);
+	free(names);
+}
+
 long sweep_apply(struct plan *p, const char *url, int concurrency, const struct net_opts *net,
-		 struct rs_err *e)
+		 int verify, struct rs_err *e)
 {
 	struct registry *reg;
 	struct reg_delete *dels;
@@ -221,26 +366,33 @@ long sweep_apply(struct plan *p, const char *url, int concurrency, const struct 
 	reg = open_registry(url, concurrency, net, 1, e);
 	if (!reg)
 		return -1;
+	if (verify)
+		verify_plan(reg, p);
 	dels = xcalloc(total, sizeof(*dels));
 	for (size_t i = 0; i < p->repo_count; i++) {
 		const struct plan_repo *r = &p->repos[i];
 
-		for (size_t k = 0; !r->error && k < r->deletion_count; k++)
-			dels[n++] = (struct reg_delete){.repo = r->name,
-							.digest = r->deletions[k].digest};
+		for (size_t k = 0; k < r->deletion_count; k++)
+			if (pending(r, &r->deletions[k]))
+				dels[n++] = (struct reg_delete){.repo = r->name,
+								.digest = r->deletions[k].digest};
 	}
 	failed = registry_delete(reg, dels, n);
 	n = 0;
 	for (size_t i = 0; i < p->repo_count; i++) {
 		struct plan_repo *r = &p->repos[i];
 
-		for (size_t k = 0; !r->error && k < r->deletion_count; k++, n++) {
-			r->deletions[k].done = dels[n].ok;
+		for (size_t k = 0; k < r->deletion_count; k++) {
+			struct plan_deletion *d = &r->deletions[k];
+
+			if (!pending(r, d))
+				continue;
+			d->done = dels[n].ok;
 			if (!dels[n].ok) {
-				r->deletions[k].error = xstrdup(dels[n].error);
-				log_msg(RS_LOG_ERROR, "%s@%s: %s", r->name, dels[n].digest,
-					dels[n].error);
+				d->error = xstrdup(dels[n].error);
+				log_msg(RS_LOG_ERROR, "%s@%s: %s", r->name, d->digest, d->error);
 			}
+			n++;
 		}
 	}
 	free(dels);

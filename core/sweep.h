@@ -12,6 +12,8 @@ enum sweep_exit {
 	SWEEP_EXIT_OK = 0,
 	SWEEP_EXIT_FAILED = 1, /* some requests failed (or the registry could not be reached) */
 	SWEEP_EXIT_USAGE = 2,  /* usage, stack or module error: nothing was deleted */
+	SWEEP_EXIT_REFUSED = 3, /* a guard refused the plan, or apply skipped deletions because
+				 * the registry changed since the plan */
 };
 
 struct sweep_opts {
@@ -36,10 +38,12 @@ int sweep_plan(const struct sweep_opts *o, struct stack *s, struct plan *out,
 	       struct rs_err *e);
 
 /* Send the plan's DELETEs (repositories with an error are skipped) and record results in
+ * the plan.  With verify, first re-resolve every tag of the affected repositories and skip
+ * (plan_deletion.skipped) each deletion whose digest gained a tag or whose tags moved since
  * the plan.  Returns the number of failed deletions, or -1 with e set when the registry
  * could not be reached (nothing was sent). */
 long sweep_apply(struct plan *p, const char *url, int concurrency, const struct net_opts *net,
-		 struct rs_err *e);
+		 int verify, struct rs_err *e);
 
 /* Run the after-steps in order, told whether this was a dry run.  Returns 0, or -1 with
  * "file:line: module: what" in e at the first that fails. */

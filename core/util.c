@@ -8,6 +8,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <openssl/evp.h>
+
 static void oom(void)
 {
 	fputs("regsweep: out of memory\n", stderr);
@@ -123,6 +125,22 @@ void buf_free(struct buf *b)
 	free(b->data);
 	b->data = NULL;
 	b->len = b->cap = 0;
+}
+
+int buf_read_file(struct buf *b, const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char chunk[65536];
+	size_t n;
+	int failed;
+
+	if (!f)
+		return -1;
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		buf_append(b, chunk, n);
+	failed = ferror(f);
+	fclose(f);
+	return failed ? -1 : 0;
 }
 
 int util_parse_duration(const char *text, int64_t *seconds)
@@ -267,4 +285,25 @@ int util_valid_digest(const char *digest)
 	enc = strspn(digest + alg + 1, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 				       "0123456789=_-");
 	return enc > 0 && digest[alg + 1 + enc] == '\0';
+}
+
+int util_valid_tag(const char *tag)
+{
+	size_t n = strspn(tag, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-");
+
+	return n >= 1 && n <= 128 && tag[n] == '\0' && tag[0] != '.' && tag[0] != '-';
+}
+
+void util_sha256(const void *data, size_t len, char out[UTIL_SHA256_LEN])
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+
+	if (!EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL) || mdlen != 32) {
+		fputs("regsweep: sha256 failed\n", stderr);
+		abort();
+	}
+	memcpy(out, "sha256:", 7);
+	for (unsigned int i = 0; i < mdlen; i++)
+		snprintf(out + 7 + 2 * i, 3, "%02x", md[i]);
 }

@@ -35,6 +35,9 @@ void buf_append(struct buf *b, const void *data, size_t len);
 void buf_printf(struct buf *b, const char *fmt, ...) RS_FMT(2, 3);
 void buf_free(struct buf *b);
 
+/* Appends the whole file at path to b.  0, or -1 (errno set) when it cannot be read. */
+int buf_read_file(struct buf *b, const char *path);
+
 /* "90m", "12h", "30d", "2w" (also "s") to seconds.  Returns 0 on success, -1 otherwise. */
 int util_parse_duration(const char *text, int64_t *seconds);
 
@@ -52,5 +55,13 @@ int util_valid_repo_name(const char *name);
 
 /* "algorithm:encoded" digests as the OCI grammar has them. */
 int util_valid_digest(const char *digest);
+
+#define UTIL_SHA256_LEN 72 /* "sha256:" + 64 hex digits + NUL */
+
+/* "sha256:<hex>" of len bytes at data, into out. */
+void util_sha256(const void *data, size_t len, char out[UTIL_SHA256_LEN]);
+
+/* Tags as the distribution spec has them: [A-Za-z0-9_][A-Za-z0-9_.-]{0,127}. */
+int util_valid_tag(const char *tag);
 
 #endif

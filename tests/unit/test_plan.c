@@ -33,6 +33,7 @@ static void sample(struct plan *p)
 	memset(p, 0, sizeof(*p));
 	p->registry = xstrdup("http://127.0.0.1:5000");
 	p->created = 1714558830;
+	p->guards = (struct plan_guards){.max_delete_percent = 90, .min_keep = 1};
 	r = plan_add_repo(p, "team/app");
 	add_tag(r, "a", D1, RS_DELETE);
 	add_tag(r, "b", D1, RS_KEEP);
@@ -91,33 +92,46 @@ static void test_json_round_trip(void)
 	CU_ASSERT_EQUAL_FATAL(back.repos[0].deletion_count, 1);
 	CU_ASSERT_STRING_EQUAL(back.repos[0].deletions[0].digest, D2);
 	CU_ASSERT_EQUAL(back.repos[0].deletions[0].tag_count, 2);
+	CU_ASSERT_EQUAL_FATAL(back.repos[0].tag_count, 6);
+	CU_ASSERT_STRING_EQUAL(back.repos[0].tags[0].reason, "shares digest with b");
+	CU_ASSERT_EQUAL(back.repos[0].tags[2].verdict, RS_DELETE);
+	CU_ASSERT_EQUAL(back.guards.max_delete_percent, 90);
 	plan_free(&back);
 	plan_free(&p);
 	free(json);
 	free(path);
 }
 
+/* Writes the sample plan with `from` replaced by `to` in its text. */
+static char *tampered(const char *name, const char *from, const char *to)
+{
+	struct plan p;
+	char *json, *at, *text, *path;
+
+	sample(&p);
+	json = plan_to_json(&p, 0);
+	at = strstr(json, from);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(at);
+	*at = '\0';
+	text = xasprintf("%s%s%s", json, to, at + strlen(from));
+	path = tests_write_file(name, text);
+	free(text);
+	free(json);
+	plan_free(&p);
+	return path;
+}
+
 static void test_bad_plans(void)
 {
 	static const struct {
-		const char *text, *msg;
+		const char *from, *to, *msg;
 	} bad[] = {
-		{"{", "not valid JSON"},
-		{"{\"version\":2,\"registry\":\"http://x\",\"repositories\":[]}",
-		 "not a version 1 regsweep plan"},
-		{"{\"version\":1,\"repositories\":[]}", "lacks \"registry\""},
-		{"{\"version\":1,\"registry\":\"http://x\",\"repositories\":[{\"name\":\"../x\","
-		 "\"deletions\":[]}]}",
-		 "repository 1 has no valid"},
-		{"{\"version\":1,\"registry\":\"http://x\",\"repositories\":[{\"name\":\"a//b\","
-		 "\"deletions\":[]}]}",
-		 "repository 1 has no valid"},
-		{"{\"version\":1,\"registry\":\"http://x\",\"repositories\":[{\"name\":\"a?b\","
-		 "\"deletions\":[]}]}",
-		 "repository 1 has no valid"},
-		{"{\"version\":1,\"registry\":\"http://x\",\"repositories\":[{\"name\":\"a\","
-		 "\"deletions\":[{\"digest\":\"sha256:../../v2\",\"tags\":[]}]}]}",
-		 "deletion 1 is malformed"},
+		/* A reviewed plan must be the applied plan: any edit breaks the seal. */
+		{"\"verdict\":\t\"keep\"", "\"verdict\":\t\"delete\"",
+		 "plan_sha256 does not match: the plan was changed"},
+		{D2, D3, "plan_sha256 does not match"},
+		{"\"version\":\t1", "\"version\":\t2", "not a version 1 regsweep plan"},
+		{"{", "[", "not valid JSON"},
 	};
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -126,12 +140,42 @@ static void test_bad_plans(void)
 		struct rs_err e = {{0}};
 
 		snprintf(name, sizeof(name), "bad-%zu.json", i);
-		path = tests_write_file(name, bad[i].text);
+		path = tampered(name, bad[i].from, bad[i].to);
 		CU_ASSERT_EQUAL(plan_read_file(path, &p, &e), -1);
+		if (!strstr(e.msg, bad[i].msg))
+			fprintf(stderr, "\n  bad plan %zu: got \"%s\"\n", i, e.msg);
 		CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, bad[i].msg));
 		plan_free(&p);
 		free(path);
 	}
+}
+
+static void test_guards(void)
+{
+	struct plan p;
+	struct plan_repo *r;
+
+	sample(&p);
+	/* team/app deletes 2 of 6 tags (33%). */
+	CU_ASSERT_EQUAL(plan_check_guards(&p), 0);
+	p.guards.max_delete_percent = 30;
+	CU_ASSERT_EQUAL(plan_check_guards(&p), 1);
+	CU_ASSERT_STRING_EQUAL(p.repos[0].guard, "would delete 2 of 6 tags (33%), more than "
+						 "max_delete_percent = 30");
+	p.guards.max_delete_percent = 100;
+	p.guards.min_keep = 5;
+	CU_ASSERT_EQUAL(plan_check_guards(&p), 1);
+	CU_ASSERT_STRING_EQUAL(p.repos[0].guard, "would keep 4 tags, fewer than min_keep = 5");
+	p.guards.min_keep = 4;
+	CU_ASSERT_EQUAL(plan_check_guards(&p), 0);
+	CU_ASSERT_PTR_NULL(p.repos[0].guard);
+	/* A repository losing nothing never trips min_keep. */
+	r = plan_add_repo(&p, "empty/app");
+	(void)r;
+	p.guards.min_keep = 10;
+	CU_ASSERT_EQUAL(plan_check_guards(&p), 1);
+	CU_ASSERT_PTR_NULL(p.repos[1].guard);
+	plan_free(&p);
 }
 
 void suite_plan(void)
@@ -140,6 +184,7 @@ void suite_plan(void)
 		{"shared digests", test_grouping},
 		{"json round trip", test_json_round_trip},
 		{"bad plan files", test_bad_plans},
+		{"guards", test_guards},
 		{NULL, NULL},
 	};
 	tests_add_suite("plan", cases);

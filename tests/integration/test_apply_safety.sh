@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# What stands between a reviewed plan and a wrong DELETE: a tag pushed onto a digest
+# between plan and apply survives and apply reports it (exit 3); a tag moved meanwhile
+# likewise; a plan deleting every tag of a repository is refused by the default guard
+# (exit 3, nothing sent) unless --force; an edited plan and a stale plan are refused.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+reg_start
+trap reg_stop EXIT
+
+"$RS_SEED" "$REG_URL" >/dev/null <<'SPEC'
+image race/app b1 2024-01-01T00:00:00Z
+image race/app b2 2024-01-02T00:00:00Z
+image race/app b3 2024-01-03T00:00:00Z
+image race/app b4 2024-01-04T00:00:00Z
+image race/app b5 2024-01-05T00:00:00Z
+image all/app x1 2020-01-01T00:00:00Z
+image all/app x2 2020-01-02T00:00:00Z
+SPEC
+
+cat >"$REG_DIR/race.stack" <<STACK
+registry = { url = "$REG_URL"; };
+repositories = { include = [ "^race/" ]; };
+policy = ( { module = "keep_last"; control = "required"; args = { count = 2; }; } );
+STACK
+"$REGSWEEP" plan -c "$REG_DIR/race.stack" -o "$REG_DIR/plan.json" >/dev/null
+b1=$(reg_digest race/app b1)
+
+# Between plan and apply: someone tags b1's image "release", and moves b2 onto b5's image.
+echo "tag race/app release b1" | "$RS_SEED" "$REG_URL" >/dev/null
+echo "tag race/app b2 b5" | "$RS_SEED" "$REG_URL" >/dev/null
+
+rc=0
+"$REGSWEEP" apply "$REG_DIR/plan.json" >"$REG_DIR/apply.txt" 2>"$REG_DIR/apply.err" || rc=$?
+assert_eq 3 "$rc" "apply exit code when deletions were skipped"
+assert_contains "$(cat "$REG_DIR/apply.txt")" \
+	"deleted 1 of 3 manifests (1 tags); 2 skipped: the registry changed since the plan" \
+	"apply summary"
+assert_contains "$(cat "$REG_DIR/apply.err")" "race/app@$b1 skipped: digest gained tag release" \
+	"gained tag reported"
+assert_contains "$(cat "$REG_DIR/apply.err")" "skipped: tag b2 moved to " "moved tag reported"
+assert_eq "b1 b2 b4 b5 release" "$(reg_tags race/app | tr '\n' ' ' | sed 's/ $//')" \
+	"race/app tags left"
+assert_eq "$b1" "$(reg_digest race/app release)" "the new tag still resolves"
+assert_eq 1 "$(reg_delete_count)" "DELETEs: only b3"
+
+# Every tag of all/app would go: the default guard (max_delete_percent = 90) refuses.
+cat >"$REG_DIR/all.stack" <<STACK
+registry = { url = "$REG_URL"; };
+repositories = { include = [ "^all/" ]; };
+policy = ( { module = "age"; control = "required"; args = { older_than = "1d"; }; } );
+STACK
+rc=0
+"$REGSWEEP" run -c "$REG_DIR/all.stack" >"$REG_DIR/all.txt" 2>"$REG_DIR/all.err" || rc=$?
+assert_eq 3 "$rc" "run exit code when the guard refuses"
+assert_contains "$(cat "$REG_DIR/all.txt")" \
+	"refused by guard: would delete 2 of 2 tags (100%), more than max_delete_percent = 90" \
+	"plan shows the guard"
+assert_contains "$(cat "$REG_DIR/all.err")" "plan refused: 1 repository exceeds the guards" \
+	"one-line refusal"
+rc=0
+"$REGSWEEP" plan -c "$REG_DIR/all.stack" -o "$REG_DIR/all.json" >/dev/null 2>&1 || rc=$?
+assert_eq 3 "$rc" "plan exit code when the guard refuses"
+rc=0
+"$REGSWEEP" apply "$REG_DIR/all.json" >/dev/null 2>"$REG_DIR/all-apply.err" || rc=$?
+assert_eq 3 "$rc" "apply of a guarded plan"
+assert_eq 1 "$(reg_delete_count)" "DELETEs after the refusals"
+assert_eq "x1 x2" "$(reg_tags all/app | tr '\n' ' ' | sed 's/ $//')" "all/app untouched"
+
+# An edited plan is not the reviewed plan; a stale plan is not today's registry.
+sed '0,/"verdict":\t"delete"/s//"verdict":\t"keep"/' "$REG_DIR/all.json" >"$REG_DIR/edited.json"
+rc=0
+"$REGSWEEP" apply "$REG_DIR/edited.json" >/dev/null 2>"$REG_DIR/edited.err" || rc=$?
+assert_eq 2 "$rc" "apply of an edited plan"
+assert_contains "$(cat "$REG_DIR/edited.err")" "plan_sha256 does not match" "edited plan message"
+sleep 2
+rc=0
+"$REGSWEEP" apply "$REG_DIR/all.json" --force --max-plan-age 1s >/dev/null \
+	2>"$REG_DIR/stale.err" || rc=$?
+assert_eq 3 "$rc" "apply of a stale plan"
+assert_contains "$(cat "$REG_DIR/stale.err")" "older than --max-plan-age 1s" "stale message"
+assert_eq 1 "$(reg_delete_count)" "DELETEs after edited and stale plans"
+
+# --force applies what the guard refused.
+"$REGSWEEP" apply "$REG_DIR/all.json" --force >"$REG_DIR/forced.txt"
+assert_contains "$(cat "$REG_DIR/forced.txt")" "deleted 2 of 2 manifests (2 tags)" "forced apply"
+assert_eq "" "$(reg_tags all/app)" "all/app after --force"
+echo "PASS: apply safety"
