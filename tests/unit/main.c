@@ -45,6 +45,7 @@ int main(void)
 	suite_loader();
 	suite_plan();
 	suite_modules();
+	suite_auth();
 	CU_basic_set_mode(CU_BRM_NORMAL);
 	CU_basic_run_tests();
 	failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();

@@ -22,5 +22,6 @@ void suite_stack(void);
 void suite_loader(void);
 void suite_plan(void);
 void suite_modules(void);
+void suite_auth(void);
 
 #endif
