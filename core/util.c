@@ -245,8 +245,12 @@ void util_format_rfc3339(int64_t seconds, char *out, size_t outlen)
 	time_t t = (time_t)seconds;
 	struct tm tm;
 
-	if (!gmtime_r(&t, &tm) || !strftime(out, outlen, "%Y-%m-%dT%H:%M:%SZ", &tm))
+	/* %04d rather than strftime's %Y: RFC 3339 wants four digits for every year. */
+	if (!gmtime_r(&t, &tm) || tm.tm_year < -1900 || tm.tm_year > 9999 - 1900)
 		snprintf(out, outlen, "?");
+	else
+		snprintf(out, outlen, "%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900,
+			 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
 }
 
 static int alnum_lower(char c)

@@ -3,7 +3,8 @@
 
 #include <cJSON.h>
 #include <curl/curl.h>
-#include <openssl/evp.h>
+
+#include "util.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -12,11 +13,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 
 #define SLOTS 8			/* concurrent transfers: more just queue in the registry */
 #define MAX_BODY (4 << 20)	/* far above any manifest or error document we read */
-#define DIGEST_LEN 71		/* "sha256:" and 64 hex digits */
+/* util_format_rfc3339 writes the four digits RFC 3339 wants for years 1000-9999 only */
+#define MIN_TIME (-30610224000LL)	/* 1000-01-01T00:00:00Z */
+#define MAX_TIME 253402300799LL		/* 9999-12-31T23:59:59Z */
 
 #define MT_OCI_INDEX "application/vnd.oci.image.index.v1+json"
 #define MT_OCI_MANIFEST "application/vnd.oci.image.manifest.v1+json"
@@ -47,8 +49,9 @@ static const char usage[] =
 	"      index digest and the newer CREATED\n"
 	"  bulk PREFIX NREPOS NTAGS BASE_TIME STEP_SECONDS\n"
 	"      repositories PREFIX-1..PREFIX-NREPOS with tags build-1..build-NTAGS,\n"
-	"      build-i created at BASE_TIME + i*STEP_SECONDS (UTC), pushed in a\n"
-	"      fixed shuffled order; the images of a repository share one layer\n"
+	"      build-i created at BASE_TIME + i*STEP_SECONDS (UTC, whole seconds),\n"
+	"      pushed in a fixed shuffled order; the images of a repository share\n"
+	"      one layer\n"
 	"Times are RFC 3339, e.g. 2024-01-02T03:04:05Z or 2024-01-02T05:04:05.5+02:00;\n"
 	"CREATED goes into the image config verbatim. Lines run in order; every\n"
 	"image has its own config and so its own manifest digest.\n"
@@ -59,13 +62,7 @@ static const char usage[] =
 struct blob {
 	char *data;
 	size_t len;
-	char digest[DIGEST_LEN + 1];
-};
-
-/* Seconds since the epoch and nanoseconds: created stamps compare by this, not as text. */
-struct stamp {
-	long long sec;
-	long nsec;
+	char digest[UTIL_SHA256_LEN];
 };
 
 enum cmd_kind { CMD_IMAGE, CMD_TAG, CMD_INDEX, CMD_BULK };
@@ -79,12 +76,12 @@ struct cmd {
 	char *tag;
 	char *src;		/* tag: SRCTAG */
 	char *created[2];	/* image: [0]; index: amd64 and arm64 */
-	struct stamp stamp[2];
+	int64_t when[2];	/* created[] in Unix seconds: times compare by these, not as text */
 	char **labels;		/* image: "KEY=VALUE" */
 	size_t nlabels;
 	int alt;		/* image: oci; index: docker */
 	long long nrepos, ntags, step;
-	struct stamp base;
+	int64_t base;
 };
 
 enum step { STEP_GET, STEP_POST, STEP_PUT_BLOB, STEP_PUT_MANIFEST };
@@ -103,8 +100,7 @@ struct job {
 	int slot;
 	char *url;
 	struct curl_slist *hdrs;
-	char *body;
-	size_t blen;
+	struct buf body;
 	char *location;
 	char *rdigest;		/* Docker-Content-Digest of the response */
 };
@@ -143,39 +139,6 @@ struct seeder {
 	struct table seen;	/* "repo@digest" pushed by this run -> created (manifests) */
 };
 
-static _Noreturn void oom(void)
-{
-	fputs("rs-seed: out of memory\n", stderr);
-	exit(1);
-}
-
-static void *check(void *p)
-{
-	if (!p)
-		oom();
-	return p;
-}
-
-static char *fmt(const char *f, ...) __attribute__((format(printf, 1, 2)));
-
-static char *fmt(const char *f, ...)
-{
-	va_list ap;
-	char *s;
-	int n;
-
-	va_start(ap, f);
-	n = vsnprintf(NULL, 0, f, ap);
-	va_end(ap);
-	if (n < 0)
-		oom();
-	s = check(malloc((size_t)n + 1));
-	va_start(ap, f);
-	vsnprintf(s, (size_t)n + 1, f, ap);
-	va_end(ap);
-	return s;
-}
-
 static int spec_error(size_t lineno, const char *f, ...) __attribute__((format(printf, 2, 3)));
 
 static int spec_error(size_t lineno, const char *f, ...)
@@ -190,30 +153,12 @@ static int spec_error(size_t lineno, const char *f, ...)
 	return -1;
 }
 
-static void set_digest(struct blob *b)
-{
-	static const char hex[] = "0123456789abcdef";
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int n = 0;
-
-	if (!EVP_Digest(b->data, b->len, md, &n, EVP_sha256(), NULL) || n != 32) {
-		fputs("rs-seed: sha256 failed\n", stderr);
-		exit(1);
-	}
-	memcpy(b->digest, "sha256:", 7);
-	for (unsigned int i = 0; i < n; i++) {
-		b->digest[7 + 2 * i] = hex[md[i] >> 4];
-		b->digest[8 + 2 * i] = hex[md[i] & 15];
-	}
-	b->digest[DIGEST_LEN] = '\0';
-}
-
-/* Takes over a string cJSON or fmt() built. */
+/* Takes over a string cJSON or xasprintf() built. */
 static void set_blob(struct blob *b, char *text)
 {
 	b->data = text;
 	b->len = strlen(text);
-	set_digest(b);
+	util_sha256(b->data, b->len, b->digest);
 }
 
 static uint64_t hash(const char *s)
@@ -252,7 +197,7 @@ static void table_put(struct table *t, char *key, char *val)
 	if (2 * (t->len + 1) > t->cap) {
 		struct table n = {NULL, t->cap ? 2 * t->cap : 64, t->len};
 
-		n.e = check(calloc(n.cap, sizeof(*n.e)));
+		n.e = xcalloc(n.cap, sizeof(*n.e));
 		for (size_t i = 0; i < t->cap; i++)
 			if (t->e[i].key)
 				*table_slot(&n, t->e[i].key) = t->e[i];
@@ -281,160 +226,11 @@ static void table_free(struct table *t)
 
 static struct entry *seen_get(const struct seeder *s, const char *repo, const char *digest)
 {
-	char *key = fmt("%s@%s", repo, digest);
+	char *key = xasprintf("%s@%s", repo, digest);
 	struct entry *e = table_get(&s->seen, key);
 
 	free(key);
 	return e;
-}
-
-/* Reads exactly `width` digits. */
-static int digits(const char **p, int width, int *out)
-{
-	int v = 0;
-
-	for (int i = 0; i < width; i++) {
-		char c = (*p)[i];
-
-		if (c < '0' || c > '9')
-			return -1;
-		v = v * 10 + (c - '0');
-	}
-	*p += width;
-	*out = v;
-	return 0;
-}
-
-static int lit(const char **p, char c)
-{
-	if (**p != c)
-		return -1;
-	(*p)++;
-	return 0;
-}
-
-/* Days from 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's days_from_civil). */
-static long long days_from_civil(int y, int m, int d)
-{
-	long long era;
-	int yoe, doy;
-
-	y -= m <= 2;
-	era = (y >= 0 ? y : y - 399) / 400;
-	yoe = (int)(y - era * 400);
-	doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-	return era * 146097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719468;
-}
-
-/*
- * Strict RFC 3339 (upper-case T and Z, seconds 00-59): images carry the text
- * verbatim, so accept only what every consumer parses.
- */
-static int parse_time(const char *text, struct stamp *t)
-{
-	static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-	const char *p = text;
-	int y, mo, d, h, mi, s, oh = 0, om = 0, sign = 0;
-	long nsec = 0, scale = 100000000;
-
-	if (digits(&p, 4, &y) || lit(&p, '-') || digits(&p, 2, &mo) || lit(&p, '-') ||
-	    digits(&p, 2, &d) || lit(&p, 'T') || digits(&p, 2, &h) || lit(&p, ':') ||
-	    digits(&p, 2, &mi) || lit(&p, ':') || digits(&p, 2, &s))
-		return -1;
-	if (mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] || h > 23 || mi > 59 || s > 59)
-		return -1;
-	if (mo == 2 && d == 29 && (y % 4 || (y % 100 == 0 && y % 400)))
-		return -1;
-	if (!lit(&p, '.')) {
-		if (*p < '0' || *p > '9')
-			return -1;
-		for (; *p >= '0' && *p <= '9'; p++, scale /= 10)
-			nsec += (*p - '0') * scale;
-	}
-	if (*p == '+' || *p == '-') {
-		sign = *p++ == '+' ? 1 : -1;
-		if (digits(&p, 2, &oh) || lit(&p, ':') || digits(&p, 2, &om) || oh > 23 || om > 59)
-			return -1;
-	} else if (lit(&p, 'Z'))
-		return -1;
-	if (*p)
-		return -1;
-	t->sec = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + s -
-		 sign * (oh * 3600 + om * 60);
-	t->nsec = nsec;
-	return 0;
-}
-
-static int stamp_cmp(struct stamp a, struct stamp b)
-{
-	if (a.sec != b.sec)
-		return a.sec < b.sec ? -1 : 1;
-	return (a.nsec > b.nsec) - (a.nsec < b.nsec);
-}
-
-/* UTC RFC 3339; NULL outside years 0000-9999, which RFC 3339 cannot write. */
-static char *format_time(struct stamp t)
-{
-	time_t tt = (time_t)t.sec;
-	struct tm tm;
-
-	if (t.sec != (long long)tt || !gmtime_r(&tt, &tm) || tm.tm_year < -1900 ||
-	    tm.tm_year > 9999 - 1900)
-		return NULL;
-	if (t.nsec)
-		return fmt("%04d-%02d-%02dT%02d:%02d:%02d.%09ldZ", tm.tm_year + 1900,
-			   tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, t.nsec);
-	return fmt("%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-		   tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
-}
-
-static int lower_alnum(char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
-}
-
-/*
- * distribution's name grammar: runs of [a-z0-9] joined by ".", "_", "__" or
- * any number of "-", components split by "/"; the registry rejects the rest.
- */
-static int valid_repo(const char *name)
-{
-	const char *p = name;
-
-	if (strlen(name) > 255)
-		return 0;
-	for (;;) {
-		if (!lower_alnum(*p))
-			return 0;
-		while (lower_alnum(*p))
-			p++;
-		if (*p == '.' || *p == '/')
-			p++;
-		else if (*p == '_')
-			p += p[1] == '_' ? 2 : 1;
-		else if (*p == '-')
-			while (*p == '-')
-				p++;
-		else
-			return *p == '\0';
-	}
-}
-
-static int tag_char(char c)
-{
-	return lower_alnum(c) || (c >= 'A' && c <= 'Z') || c == '_';
-}
-
-static int valid_tag(const char *tag)
-{
-	size_t n = strlen(tag);
-
-	if (n < 1 || n > 128 || !tag_char(tag[0]))
-		return 0;
-	for (size_t i = 1; i < n; i++)
-		if (!tag_char(tag[i]) && tag[i] != '.' && tag[i] != '-')
-			return 0;
-	return 1;
 }
 
 static int parse_int(const char *s, long long lo, long long hi, long long *out)
@@ -452,16 +248,16 @@ static int parse_int(const char *s, long long lo, long long hi, long long *out)
 
 static int check_name(size_t lineno, const char *repo, const char *tag)
 {
-	if (!valid_repo(repo))
+	if (!util_valid_repo_name(repo))
 		return spec_error(lineno, "invalid repository name '%s'", repo);
-	if (tag && !valid_tag(tag))
+	if (tag && !util_valid_tag(tag))
 		return spec_error(lineno, "invalid tag '%s'", tag);
 	return 0;
 }
 
-static int check_time(size_t lineno, const char *text, struct stamp *t)
+static int check_time(size_t lineno, const char *text, int64_t *t)
 {
-	if (parse_time(text, t))
+	if (util_parse_rfc3339(text, t))
 		return spec_error(lineno, "invalid time '%s' (want RFC 3339, "
 				  "e.g. 2024-01-02T03:04:05Z)", text);
 	return 0;
@@ -475,9 +271,9 @@ static int parse_image(struct cmd *c, size_t lineno, char **w, size_t n)
 	c->repo = w[1];
 	c->tag = w[2];
 	c->created[0] = w[3];
-	if (check_name(lineno, c->repo, c->tag) || check_time(lineno, w[3], &c->stamp[0]))
+	if (check_name(lineno, c->repo, c->tag) || check_time(lineno, w[3], &c->when[0]))
 		return -1;
-	c->labels = check(calloc(n, sizeof(*c->labels)));
+	c->labels = xcalloc(n, sizeof(*c->labels));
 	for (size_t i = 4; i < n; i++) {
 		char *kv, *eq;
 
@@ -505,8 +301,8 @@ static int parse_image(struct cmd *c, size_t lineno, char **w, size_t n)
 
 static int parse_bulk(struct cmd *c, size_t lineno, char **w, size_t n)
 {
-	struct stamp first, last;
-	char *name, *t1, *t2;
+	int64_t first, last;
+	char *name;
 	int bad;
 
 	if (n != 6)
@@ -524,24 +320,19 @@ static int parse_bulk(struct cmd *c, size_t lineno, char **w, size_t n)
 		return spec_error(lineno, "STEP_SECONDS must be an integer within +-1e10, got '%s'",
 				  w[5]);
 	/* the longest and the shortest name decide whether every PREFIX-i is valid */
-	name = fmt("%s-%lld", c->repo, c->nrepos);
-	bad = !valid_repo(name);
+	name = xasprintf("%s-%lld", c->repo, c->nrepos);
+	bad = !util_valid_repo_name(name);
 	free(name);
-	name = fmt("%s-1", c->repo);
-	bad |= !valid_repo(name);
+	name = xasprintf("%s-1", c->repo);
+	bad |= !util_valid_repo_name(name);
 	free(name);
 	if (bad)
 		return spec_error(lineno, "invalid repository prefix '%s'", c->repo);
-	first = last = c->base;
-	first.sec += c->step;
-	last.sec += c->step * c->ntags;
-	t1 = format_time(first);
-	t2 = format_time(last);
-	bad = !t1 || !t2;
-	free(t1);
-	free(t2);
-	if (bad)
-		return spec_error(lineno, "created times leave years 0000-9999");
+	/* created times run monotonically from build-1 to build-NTAGS */
+	first = c->base + c->step;
+	last = c->base + c->step * c->ntags;
+	if (first < MIN_TIME || first > MAX_TIME || last < MIN_TIME || last > MAX_TIME)
+		return spec_error(lineno, "created times leave years 1000-9999");
 	return 0;
 }
 
@@ -550,11 +341,11 @@ static int parse_line(struct cmd *c, size_t lineno)
 	size_t n = 0, cap = 8;
 	char *save = NULL, *word;
 
-	c->words = check(malloc(cap * sizeof(*c->words)));
+	c->words = xmalloc(cap * sizeof(*c->words));
 	for (word = strtok_r(c->line, " \t\r\n", &save); word;
 	     word = strtok_r(NULL, " \t\r\n", &save)) {
 		if (n == cap)
-			c->words = check(realloc(c->words, (cap *= 2) * sizeof(*c->words)));
+			c->words = xrealloc(c->words, (cap *= 2) * sizeof(*c->words));
 		c->words[n++] = word;
 	}
 	if (!strcmp(c->words[0], "image")) {
@@ -582,8 +373,8 @@ static int parse_line(struct cmd *c, size_t lineno)
 		c->created[1] = c->words[4];
 		c->alt = n == 6;
 		return check_name(lineno, c->repo, c->tag) ||
-		       check_time(lineno, c->created[0], &c->stamp[0]) ||
-		       check_time(lineno, c->created[1], &c->stamp[1]) ? -1 : 0;
+		       check_time(lineno, c->created[0], &c->when[0]) ||
+		       check_time(lineno, c->created[1], &c->when[1]) ? -1 : 0;
 	}
 	if (!strcmp(c->words[0], "bulk")) {
 		c->kind = CMD_BULK;
@@ -618,10 +409,10 @@ static int parse_spec(FILE *in, struct cmd **out, size_t *nout)
 			continue;
 		if (n == cap) {
 			cap = cap ? 2 * cap : 16;
-			cmds = check(realloc(cmds, cap * sizeof(*cmds)));
+			cmds = xrealloc(cmds, cap * sizeof(*cmds));
 		}
 		memset(&cmds[n], 0, sizeof(cmds[n]));
-		cmds[n].line = check(strdup(p));
+		cmds[n].line = xstrdup(p);
 		if (parse_line(&cmds[n++], lineno)) {
 			rc = -1;
 			break;
@@ -655,38 +446,33 @@ static void job_free(struct job *j)
 	free(j->mtype);
 	free(j->url);
 	curl_slist_free_all(j->hdrs);
-	free(j->body);
+	buf_free(&j->body);
 	free(j->location);
 	free(j->rdigest);
 	free(j);
 }
 
-static void add_str(cJSON *o, const char *key, const char *val)
-{
-	check(cJSON_AddStringToObject(o, key, val));
-}
-
 static cJSON *descriptor(const char *mtype, const struct blob *b)
 {
-	cJSON *d = check(cJSON_CreateObject());
+	cJSON *d = cJSON_CreateObject();
 
-	add_str(d, "mediaType", mtype);
-	check(cJSON_AddNumberToObject(d, "size", (double)b->len));
-	add_str(d, "digest", b->digest);
+	cJSON_AddStringToObject(d, "mediaType", mtype);
+	cJSON_AddNumberToObject(d, "size", (double)b->len);
+	cJSON_AddStringToObject(d, "digest", b->digest);
 	return d;
 }
 
 static void add_platform(cJSON *o, const char *arch, const char *variant)
 {
-	add_str(o, "architecture", arch);
-	add_str(o, "os", "linux");
+	cJSON_AddStringToObject(o, "architecture", arch);
+	cJSON_AddStringToObject(o, "os", "linux");
 	if (variant)
-		add_str(o, "variant", variant);
+		cJSON_AddStringToObject(o, "variant", variant);
 }
 
 static char *print_json(cJSON *o)
 {
-	char *text = check(cJSON_PrintUnformatted(o));
+	char *text = cJSON_PrintUnformatted(o);
 
 	cJSON_Delete(o);
 	return text;
@@ -699,53 +485,46 @@ static char *print_json(cJSON *o)
  */
 static struct job *image_job(const struct image *im)
 {
-	struct job *j = check(calloc(1, sizeof(*j)));
-	cJSON *cfg = check(cJSON_CreateObject()), *m = check(cJSON_CreateObject());
-	cJSON *inner, *lab, *rootfs, *ids, *step, *layers;
+	struct job *j = xcalloc(1, sizeof(*j));
+	cJSON *cfg = cJSON_CreateObject(), *m = cJSON_CreateObject(), *lab, *rootfs, *step;
 	char *by;
 
-	j->repo = check(strdup(im->repo));
-	j->tag = im->tag ? check(strdup(im->tag)) : NULL;
-	j->created = check(strdup(im->created));
+	j->repo = xstrdup(im->repo);
+	j->tag = im->tag ? xstrdup(im->tag) : NULL;
+	j->created = xstrdup(im->created);
 	j->nblobs = 2;
-	set_blob(&j->blobs[1], fmt("rs-seed layer %s\n", im->layer_id));
+	set_blob(&j->blobs[1], xasprintf("rs-seed layer %s\n", im->layer_id));
 
 	add_platform(cfg, im->arch, im->variant);
-	add_str(cfg, "created", im->created);
-	inner = check(cJSON_AddObjectToObject(cfg, "config"));
-	lab = check(cJSON_AddObjectToObject(inner, "Labels"));
+	cJSON_AddStringToObject(cfg, "created", im->created);
+	lab = cJSON_AddObjectToObject(cJSON_AddObjectToObject(cfg, "config"), "Labels");
 	for (size_t i = 0; i < im->nlabels; i++) {
 		const char *eq = strchr(im->labels[i], '=');
-		char *key = check(strndup(im->labels[i], (size_t)(eq - im->labels[i])));
+		char *key = xstrndup(im->labels[i], (size_t)(eq - im->labels[i]));
 
-		add_str(lab, key, eq + 1);
+		cJSON_AddStringToObject(lab, key, eq + 1);
 		free(key);
 	}
-	rootfs = check(cJSON_AddObjectToObject(cfg, "rootfs"));
-	add_str(rootfs, "type", "layers");
-	ids = check(cJSON_AddArrayToObject(rootfs, "diff_ids"));
-	if (!cJSON_AddItemToArray(ids, check(cJSON_CreateString(j->blobs[1].digest))))
-		oom();
-	step = check(cJSON_CreateObject());
-	if (!cJSON_AddItemToArray(check(cJSON_AddArrayToObject(cfg, "history")), step))
-		oom();
-	add_str(step, "created", im->created);
-	by = fmt("rs-seed %s linux/%s%s%s", im->name, im->arch, im->variant ? "/" : "",
-		 im->variant ? im->variant : "");
-	add_str(step, "created_by", by);
+	rootfs = cJSON_AddObjectToObject(cfg, "rootfs");
+	cJSON_AddStringToObject(rootfs, "type", "layers");
+	cJSON_AddItemToArray(cJSON_AddArrayToObject(rootfs, "diff_ids"),
+			     cJSON_CreateString(j->blobs[1].digest));
+	step = cJSON_CreateObject();
+	cJSON_AddItemToArray(cJSON_AddArrayToObject(cfg, "history"), step);
+	cJSON_AddStringToObject(step, "created", im->created);
+	by = xasprintf("rs-seed %s linux/%s%s%s", im->name, im->arch, im->variant ? "/" : "",
+		       im->variant ? im->variant : "");
+	cJSON_AddStringToObject(step, "created_by", by);
 	free(by);
 	set_blob(&j->blobs[0], print_json(cfg));
 
-	j->mtype = check(strdup(im->oci ? MT_OCI_MANIFEST : MT_DOCKER_MANIFEST));
-	check(cJSON_AddNumberToObject(m, "schemaVersion", 2));
-	add_str(m, "mediaType", j->mtype);
-	if (!cJSON_AddItemToObject(m, "config", descriptor(im->oci ? MT_OCI_CONFIG : MT_DOCKER_CONFIG,
-							   &j->blobs[0])))
-		oom();
-	layers = check(cJSON_AddArrayToObject(m, "layers"));
-	if (!cJSON_AddItemToArray(layers, descriptor(im->oci ? MT_OCI_LAYER : MT_DOCKER_LAYER,
-						      &j->blobs[1])))
-		oom();
+	j->mtype = xstrdup(im->oci ? MT_OCI_MANIFEST : MT_DOCKER_MANIFEST);
+	cJSON_AddNumberToObject(m, "schemaVersion", 2);
+	cJSON_AddStringToObject(m, "mediaType", j->mtype);
+	cJSON_AddItemToObject(m, "config", descriptor(im->oci ? MT_OCI_CONFIG : MT_DOCKER_CONFIG,
+						      &j->blobs[0]));
+	cJSON_AddItemToArray(cJSON_AddArrayToObject(m, "layers"),
+			     descriptor(im->oci ? MT_OCI_LAYER : MT_DOCKER_LAYER, &j->blobs[1]));
 	set_blob(&j->manifest, print_json(m));
 	return j;
 }
@@ -772,12 +551,9 @@ static size_t on_body(char *ptr, size_t size, size_t n, void *ud)
 	struct job *j = ud;
 	size_t len = size * n;
 
-	if (len > MAX_BODY - j->blen)
+	if (len > MAX_BODY - j->body.len)
 		return 0; /* fails the transfer with a write error */
-	j->body = check(realloc(j->body, j->blen + len + 1));
-	memcpy(j->body + j->blen, ptr, len);
-	j->blen += len;
-	j->body[j->blen] = '\0';
+	buf_append(&j->body, ptr, len);
 	return len;
 }
 
@@ -797,7 +573,7 @@ static void header_value(const char *line, size_t len, const char *name, char **
 	while (len && (line[len - 1] == '\r' || line[len - 1] == '\n' || line[len - 1] == ' '))
 		len--;
 	free(*out);
-	*out = check(strndup(line, len));
+	*out = xstrndup(line, len);
 }
 
 static size_t on_header(char *ptr, size_t size, size_t n, void *ud)
@@ -820,44 +596,44 @@ static int send_request(struct seeder *s, struct job *j)
 
 	switch (j->step) {
 	case STEP_GET:
-		url = fmt("%s/v2/%s/manifests/%s", s->base, j->repo, j->src);
+		url = xasprintf("%s/v2/%s/manifests/%s", s->base, j->repo, j->src);
 		break;
 	case STEP_POST:
-		url = fmt("%s/v2/%s/blobs/uploads/", s->base, j->repo);
+		url = xasprintf("%s/v2/%s/blobs/uploads/", s->base, j->repo);
 		break;
 	case STEP_PUT_BLOB:
 		/* the Location may be absolute or a path, with or without a query */
-		url = fmt("%.*s%s%cdigest=%s", j->location[0] == '/' ? (int)s->origin_len : 0, s->base,
-			  j->location, strchr(j->location, '?') ? '&' : '?', j->blobs[j->next].digest);
+		url = xasprintf("%.*s%s%cdigest=%s", j->location[0] == '/' ? (int)s->origin_len : 0,
+				s->base, j->location, strchr(j->location, '?') ? '&' : '?',
+				j->blobs[j->next].digest);
 		body = &j->blobs[j->next];
 		ctype = "application/octet-stream";
 		break;
 	default: /* STEP_PUT_MANIFEST */
-		url = fmt("%s/v2/%s/manifests/%s", s->base, j->repo,
-			  j->tag ? j->tag : j->manifest.digest);
+		url = xasprintf("%s/v2/%s/manifests/%s", s->base, j->repo,
+				j->tag ? j->tag : j->manifest.digest);
 		body = &j->manifest;
 		ctype = j->mtype;
 		break;
 	}
 	free(j->url);
 	j->url = url;
-	free(j->body);
+	buf_free(&j->body);
 	free(j->location);
 	free(j->rdigest);
-	j->body = j->location = j->rdigest = NULL;
-	j->blen = 0;
+	j->location = j->rdigest = NULL;
 	curl_slist_free_all(j->hdrs);
 	j->hdrs = NULL;
 	if (j->step == STEP_GET)
-		j->hdrs = check(curl_slist_append(NULL, "Accept: " MT_OCI_INDEX ", " MT_OCI_MANIFEST
-						  ", " MT_DOCKER_LIST ", " MT_DOCKER_MANIFEST));
+		j->hdrs = curl_slist_append(NULL, "Accept: " MT_OCI_INDEX ", " MT_OCI_MANIFEST
+					    ", " MT_DOCKER_LIST ", " MT_DOCKER_MANIFEST);
 	if (ctype) {
-		char *ct = fmt("Content-Type: %s", ctype);
+		char *ct = xasprintf("Content-Type: %s", ctype);
 
-		j->hdrs = check(curl_slist_append(j->hdrs, ct));
+		j->hdrs = curl_slist_append(j->hdrs, ct);
 		free(ct);
 		/* curl would wait for a 100 Continue on bodies over 1 KiB; no registry needs it */
-		j->hdrs = check(curl_slist_append(j->hdrs, "Expect:"));
+		j->hdrs = curl_slist_append(j->hdrs, "Expect:");
 	}
 
 	curl_easy_reset(e);
@@ -939,10 +715,10 @@ static int advance(struct seeder *s, struct job *j, CURLcode res)
 	curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
 	if (status < 200 || status > 299) {
 		/* the registry's JSON error says why; its first line is enough */
-		size_t shown = j->body ? strcspn(j->body, "\r\n") : 0;
+		size_t shown = j->body.data ? strcspn(j->body.data, "\r\n") : 0;
 
-		what = fmt("HTTP %ld%s%.*s", status, shown ? ": " : "", shown > 400 ? 400 : (int)shown,
-			   j->body ? j->body : "");
+		what = xasprintf("HTTP %ld%s%.*s", status, shown ? ": " : "",
+				 shown > 400 ? 400 : (int)shown, j->body.data ? j->body.data : "");
 		request_error(s, j, what);
 		free(what);
 		return -1;
@@ -950,16 +726,16 @@ static int advance(struct seeder *s, struct job *j, CURLcode res)
 	switch (j->step) {
 	case STEP_GET:
 		curl_easy_getinfo(e, CURLINFO_CONTENT_TYPE, &ct);
-		if (!ct || !j->blen)
+		if (!ct || !j->body.len)
 			return request_error(s, j, "no manifest or no Content-Type in the answer");
-		j->mtype = check(strdup(ct));
-		j->manifest.data = j->body;
-		j->manifest.len = j->blen;
-		j->body = NULL;
-		set_digest(&j->manifest);
+		j->mtype = xstrdup(ct);
+		j->manifest.data = j->body.data;
+		j->manifest.len = j->body.len;
+		j->body = (struct buf){NULL, 0, 0};
+		util_sha256(j->manifest.data, j->manifest.len, j->manifest.digest);
 		known = seen_get(s, j->repo, j->manifest.digest);
 		if (known && known->val)
-			j->created = check(strdup(known->val));
+			j->created = xstrdup(known->val);
 		j->step = STEP_PUT_MANIFEST;
 		break;
 	case STEP_POST:
@@ -968,20 +744,20 @@ static int advance(struct seeder *s, struct job *j, CURLcode res)
 		j->step = STEP_PUT_BLOB;
 		break;
 	case STEP_PUT_BLOB:
-		table_put(&s->seen, fmt("%s@%s", j->repo, j->blobs[j->next].digest), NULL);
+		table_put(&s->seen, xasprintf("%s@%s", j->repo, j->blobs[j->next].digest), NULL);
 		j->next++;
 		next_blob(s, j);
 		break;
 	default: /* STEP_PUT_MANIFEST; the registry must have stored exactly the bytes we hashed */
 		if (j->rdigest && strcmp(j->rdigest, j->manifest.digest)) {
-			what = fmt("registry says digest %s, we sent %s", j->rdigest,
-				   j->manifest.digest);
+			what = xasprintf("registry says digest %s, we sent %s", j->rdigest,
+					 j->manifest.digest);
 			request_error(s, j, what);
 			free(what);
 			return -1;
 		}
-		table_put(&s->seen, fmt("%s@%s", j->repo, j->manifest.digest),
-			  j->created ? check(strdup(j->created)) : NULL);
+		table_put(&s->seen, xasprintf("%s@%s", j->repo, j->manifest.digest),
+			  j->created ? xstrdup(j->created) : NULL);
 		return 0;
 	}
 	return send_request(s, j) ? -1 : 1;
@@ -1058,7 +834,7 @@ static int run_and_emit(struct seeder *s, struct job **jobs, size_t n)
 
 static int exec_image(struct seeder *s, const struct cmd *c)
 {
-	char *name = fmt("%s:%s", c->repo, c->tag);
+	char *name = xasprintf("%s:%s", c->repo, c->tag);
 	struct image im = {c->repo, c->tag, name, name, c->created[0], c->labels, c->nlabels, c->alt,
 			   "amd64", NULL};
 	struct job *j = image_job(&im);
@@ -1071,12 +847,12 @@ static int exec_image(struct seeder *s, const struct cmd *c)
 
 static int exec_tag(struct seeder *s, const struct cmd *c)
 {
-	struct job *j = check(calloc(1, sizeof(*j)));
+	struct job *j = xcalloc(1, sizeof(*j));
 	int rc;
 
-	j->repo = check(strdup(c->repo));
-	j->tag = check(strdup(c->tag));
-	j->src = check(strdup(c->src));
+	j->repo = xstrdup(c->repo);
+	j->tag = xstrdup(c->tag);
+	j->src = xstrdup(c->src);
 	rc = run_and_emit(s, &j, 1);
 	job_free(j);
 	return rc;
@@ -1085,12 +861,12 @@ static int exec_tag(struct seeder *s, const struct cmd *c)
 static int exec_index(struct seeder *s, const struct cmd *c)
 {
 	static const char *const arch[2] = {"amd64", "arm64"}, *const variant[2] = {NULL, "v8"};
-	char *name = fmt("index %s:%s", c->repo, c->tag);
+	char *name = xasprintf("index %s:%s", c->repo, c->tag);
 	struct job *child[2];
 	int rc;
 
 	for (int i = 0; i < 2; i++) {
-		char *layer = fmt("%s %s", name, arch[i]);
+		char *layer = xasprintf("%s %s", name, arch[i]);
 		struct image im = {c->repo, NULL, name, layer, c->created[i], NULL, 0, !c->alt,
 				   arch[i], variant[i]};
 
@@ -1100,23 +876,21 @@ static int exec_index(struct seeder *s, const struct cmd *c)
 	free(name);
 	rc = run(s, child, 2);
 	if (!rc) {
-		struct job *j = check(calloc(1, sizeof(*j)));
-		cJSON *m = check(cJSON_CreateObject()), *list;
+		struct job *j = xcalloc(1, sizeof(*j));
+		cJSON *m = cJSON_CreateObject(), *list;
 
-		j->repo = check(strdup(c->repo));
-		j->tag = check(strdup(c->tag));
-		j->created = check(strdup(c->created[stamp_cmp(c->stamp[1], c->stamp[0]) > 0]));
-		j->mtype = check(strdup(c->alt ? MT_DOCKER_LIST : MT_OCI_INDEX));
-		check(cJSON_AddNumberToObject(m, "schemaVersion", 2));
-		add_str(m, "mediaType", j->mtype);
-		list = check(cJSON_AddArrayToObject(m, "manifests"));
+		j->repo = xstrdup(c->repo);
+		j->tag = xstrdup(c->tag);
+		j->created = xstrdup(c->created[c->when[1] > c->when[0]]);
+		j->mtype = xstrdup(c->alt ? MT_DOCKER_LIST : MT_OCI_INDEX);
+		cJSON_AddNumberToObject(m, "schemaVersion", 2);
+		cJSON_AddStringToObject(m, "mediaType", j->mtype);
+		list = cJSON_AddArrayToObject(m, "manifests");
 		for (int i = 0; i < 2; i++) {
 			cJSON *d = descriptor(child[i]->mtype, &child[i]->manifest);
 
-			add_platform(check(cJSON_AddObjectToObject(d, "platform")), arch[i],
-				     variant[i]);
-			if (!cJSON_AddItemToArray(list, d))
-				oom();
+			add_platform(cJSON_AddObjectToObject(d, "platform"), arch[i], variant[i]);
+			cJSON_AddItemToArray(list, d);
 		}
 		set_blob(&j->manifest, print_json(m));
 		rc = run_and_emit(s, &j, 1);
@@ -1141,17 +915,18 @@ static uint64_t next_random(uint64_t *state)
 static struct job *bulk_job(const struct cmd *c, size_t idx)
 {
 	size_t t = idx % (size_t)c->ntags + 1;
-	struct stamp when = {c->base.sec + (long long)t * c->step, c->base.nsec};
-	char *repo = fmt("%s-%zu", c->repo, idx / (size_t)c->ntags + 1), *tag = fmt("build-%zu", t);
-	char *name = fmt("%s:%s", repo, tag), *created = format_time(when);
-	/* parse_bulk checked that created times at both ends of the range can be written */
+	char *repo = xasprintf("%s-%zu", c->repo, idx / (size_t)c->ntags + 1);
+	char *tag = xasprintf("build-%zu", t), *name = xasprintf("%s:%s", repo, tag);
+	char created[32];
 	struct image im = {repo, tag, name, repo, created, NULL, 0, 0, "amd64", NULL};
-	struct job *j = image_job(&im);
+	struct job *j;
 
+	/* parse_bulk checked that created times at both ends of the range can be written */
+	util_format_rfc3339(c->base + (int64_t)t * c->step, created, sizeof(created));
+	j = image_job(&im);
 	free(repo);
 	free(tag);
 	free(name);
-	free(created);
 	return j;
 }
 
@@ -1165,9 +940,9 @@ static struct job *bulk_job(const struct cmd *c, size_t idx)
 static int exec_bulk(struct seeder *s, const struct cmd *c)
 {
 	size_t nrepos = (size_t)c->nrepos, n = nrepos * (size_t)c->ntags, k = 0;
-	size_t *order = check(malloc(n * sizeof(*order)));
-	unsigned char *first = check(calloc(nrepos, 1));
-	struct job **jobs = check(calloc(n, sizeof(*jobs)));
+	size_t *order = xmalloc(n * sizeof(*order));
+	unsigned char *first = xcalloc(nrepos, 1);
+	struct job **jobs = xcalloc(n, sizeof(*jobs));
 	uint64_t state = 0x5eed;
 	int rc;
 
@@ -1221,26 +996,34 @@ static int seeder_run(const char *url, const struct cmd *cmds, size_t n)
 	size_t len = strlen(url);
 	const char *host = strstr(url, "://") + 3;
 	char *base;
-	int rc = -1;
+	int rc = -1, ready;
 
 	while (len && url[len - 1] == '/')
 		len--;
-	base = check(strndup(url, len));
+	base = xstrndup(url, len);
 	memset(&s, 0, sizeof(s));
 	s.base = base;
 	s.origin_len = (size_t)(host - url) + strcspn(host, "/");
 	if (s.origin_len > len)
 		s.origin_len = len;
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+	/*
+	 * cJSON and libcurl allocate through the core's x* functions, which abort when
+	 * memory runs out: no call of theirs returns NULL for want of memory.
+	 */
+	cJSON_InitHooks(&(cJSON_Hooks){xmalloc, free});
+	if (curl_global_init_mem(CURL_GLOBAL_DEFAULT, xmalloc, free, xrealloc, xstrdup, xcalloc) !=
+	    CURLE_OK) {
 		fputs("rs-seed: curl_global_init failed\n", stderr);
 		free(base);
 		return -1;
 	}
-	s.multi = check(curl_multi_init());
+	s.multi = curl_multi_init();
+	ready = s.multi != NULL;
 	for (int i = 0; i < SLOTS; i++)
-		s.easy[i] = check(curl_easy_init());
+		ready &= (s.easy[i] = curl_easy_init()) != NULL;
 	/* keep-alive: one connection per slot, reused for every request */
-	if (curl_multi_setopt(s.multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)SLOTS) == CURLM_OK &&
+	if (ready &&
+	    curl_multi_setopt(s.multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)SLOTS) == CURLM_OK &&
 	    curl_multi_setopt(s.multi, CURLMOPT_MAXCONNECTS, (long)SLOTS) == CURLM_OK)
 		rc = seed(&s, cmds, n);
 	else

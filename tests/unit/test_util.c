@@ -69,6 +69,8 @@ static void test_format_roundtrip(void)
 	CU_ASSERT_STRING_EQUAL(buf, "2024-05-01T10:20:30Z");
 	CU_ASSERT_EQUAL(util_parse_rfc3339(buf, &back), 0);
 	CU_ASSERT_EQUAL(back, 1714558830);
+	util_format_rfc3339(-62135596800, buf, sizeof(buf));
+	CU_ASSERT_STRING_EQUAL(buf, "0001-01-01T00:00:00Z");
 }
 
 static void test_first_error_wins(void)
