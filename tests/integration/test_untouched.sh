@@ -36,4 +36,21 @@ assert_contains "$(cat "$REG_DIR/err")" \
 assert_eq "multi new old" "$(reg_tags broken/app | tr '\n' ' ' | sed 's/ $//')" "broken/app tags"
 assert_eq "new" "$(reg_tags fine/app)" "fine/app tags"
 assert_eq 2 "$(reg_delete_count)" "DELETEs: the child by hand, fine/app:old by regsweep"
+# A module that fails in decide: its repositories are kept whole, whatever the rest says.
+cat >"$REG_DIR/fail.stack" <<STACK
+registry = { url = "$REG_URL"; };
+repositories = { include = [ "^fine/" ]; };
+policy = (
+  { module = "stub_verdict"; control = "optional"; args = { verdict = "delete"; }; },
+  { module = "stub_verdict"; control = "required"; args = { verdict = "pass"; fail = true; }; }
+);
+STACK
+rc=0
+"$REGSWEEP" run -c "$REG_DIR/fail.stack" --module-dir "$RS_TEST_MODULE_DIR" >"$REG_DIR/out" \
+	2>"$REG_DIR/err" || rc=$?
+assert_eq 1 "$rc" "exit code when a module fails"
+assert_contains "$(cat "$REG_DIR/out")" \
+	"  untouched: module stub_verdict ($REG_DIR/fail.stack:5) failed" "plan names the module"
+assert_eq "new" "$(reg_tags fine/app)" "fine/app after a failing module"
+assert_eq 2 "$(reg_delete_count)" "DELETEs after a failing module"
 echo "PASS: untouched"

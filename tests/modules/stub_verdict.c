@@ -10,6 +10,7 @@ struct stub {
 	const struct rs_ctx *ctx; /* to read `tags` again in decide; lives until fini */
 	enum rs_verdict verdict;
 	size_t tag_count; /* 0: every tag gets the verdict */
+	int fail;         /* decide reports an error, to show the core fails closed */
 };
 
 static int listed(const struct stub *s, const char *tag)
@@ -49,6 +50,7 @@ static enum rs_status stub_init(const struct rs_ctx *ctx, const struct rs_host_a
 	s->ctx = ctx;
 	s->verdict = (enum rs_verdict)v;
 	s->tag_count = host->arg_list_count(ctx, "tags");
+	host->arg_bool(ctx, "fail", &s->fail);
 	*state = s;
 	return RS_OK;
 }
@@ -59,6 +61,8 @@ static enum rs_status stub_decide(const struct rs_ctx *ctx, void *state,
 	const struct stub *s = state;
 
 	(void)ctx;
+	if (s->fail)
+		return RS_ERR_INTERNAL;
 	for (size_t i = 0; i < repo->count; i++) {
 		if (s->tag_count && !listed(s, repo->images[i].tag))
 			continue;
@@ -76,6 +80,7 @@ static void stub_fini(void *state)
 static const struct rs_arg_spec stub_args[] = {
 	{"verdict", RS_ARG_STRING, 1, "keep, delete or pass"},
 	{"tags", RS_ARG_STRING_LIST, 0, "only these tags get the verdict; the others PASS"},
+	{"fail", RS_ARG_BOOL, 0, "decide fails (after writing nothing)"},
 	{NULL, 0, 0, NULL},
 };
 
