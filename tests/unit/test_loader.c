@@ -42,7 +42,7 @@ static const struct {
 	 "descriptor is named \"something_else\", expected \"wrong_name\""},
 	{"policy", "{ module = \"stub_verdict\"; control = \"required\";\n"
 		   "    args = { verdict = \"keep\"; verdit = \"x\"; }; }",
-	 "module \"stub_verdict\" has no argument \"verdit\" (it takes: verdict, tags)"},
+	 "module \"stub_verdict\" has no argument \"verdit\" (it takes: verdict, tags, fail)"},
 	{"policy", "{ module = \"keep_last\"; control = \"required\";\n    args = { count = \"two\"; }; }",
 	 "argument \"count\" of module \"keep_last\": expected integer"},
 	{"policy", "{ module = \"age\"; control = \"required\";\n    args = { older_than = \"3x\"; }; }",
