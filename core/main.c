@@ -11,6 +11,7 @@
 #include "loader.h"
 #include "log.h"
 #include "plan.h"
+#include "registry.h"
 #include "sweep.h"
 
 #ifndef RS_VERSION
@@ -126,16 +127,29 @@ static int age_result(const struct plan *p, const struct cli *c, const char *pat
 		    c->max_plan_age_text);
 }
 
-/* Loads the stack and builds the plan; returns an exit code (0 on success). */
-static int make_plan(struct cli *c, struct stack *s, struct plan *p)
+static int concurrency_of(const struct cli *c, const struct stack *s)
+{
+	return c->sweep.concurrency > 0 ? c->sweep.concurrency : s->concurrency;
+}
+
+/* Loads the stack, connects and builds the plan; returns an exit code (0 on success) and
+ * leaves the connection in *reg for an apply (NULL on failure). */
+static int make_plan(struct cli *c, struct stack *s, struct plan *p, struct registry **reg)
 {
 	struct rs_err e = {{0}};
+	const char *url;
+	int rc;
 
+	*reg = NULL;
 	if (sweep_load(&c->sweep, s, &e))
 		return fail(SWEEP_EXIT_USAGE, "%s", e.msg);
-	if (!sweep_url(&c->sweep, s, &e))
+	url = sweep_url(&c->sweep, s, &e);
+	if (!url)
 		return fail(SWEEP_EXIT_USAGE, "%s", e.msg);
-	if (sweep_plan(&c->sweep, s, p, &e))
+	rc = sweep_connect(url, concurrency_of(c, s), &s->net, c->sweep.will_delete, reg, &e);
+	if (rc != SWEEP_EXIT_OK)
+		return fail(rc, "%s", e.msg);
+	if (sweep_plan(&c->sweep, s, *reg, p, &e))
 		return fail(SWEEP_EXIT_FAILED, "%s", e.msg);
 	if (c->output && write_plan(p, c->output))
 		return fail(SWEEP_EXIT_FAILED, "%s: cannot write the plan file", c->output);
@@ -160,7 +174,8 @@ static int cmd_plan(struct cli *c)
 {
 	struct stack s;
 	struct plan p = {0};
-	int rc = make_plan(c, &s, &p);
+	struct registry *reg;
+	int rc = make_plan(c, &s, &p, &reg);
 
 	if (rc == SWEEP_EXIT_OK) {
 		print_plan(&p, c, 0);
@@ -168,6 +183,7 @@ static int cmd_plan(struct cli *c)
 	}
 	if (rc == SWEEP_EXIT_OK)
 		rc = guard_result(&p, c);
+	registry_close(reg);
 	plan_free(&p);
 	sweep_release(&s);
 	return rc;
@@ -187,15 +203,11 @@ static void print_applied(const struct plan *p)
 }
 
 /* Applies the plan; returns an exit code: failures first, then skipped deletions. */
-static int apply_plan(struct plan *p, const char *url, int concurrency,
-		      const struct net_opts *net, int verify)
+static int apply_plan(struct plan *p, struct registry *reg, int verify)
 {
-	struct rs_err e = {{0}};
-	long failed = sweep_apply(p, url, concurrency, net, verify, &e);
+	size_t failed = sweep_apply(p, reg, verify);
 	struct plan_totals t;
 
-	if (failed < 0)
-		return fail(SWEEP_EXIT_FAILED, "%s", e.msg);
 	plan_totals(p, &t);
 	if (failed)
 		return SWEEP_EXIT_FAILED;
@@ -206,6 +218,7 @@ static int cmd_apply(struct cli *c)
 {
 	struct plan p;
 	struct stack s = {0};
+	struct registry *reg = NULL;
 	struct rs_err e = {{0}};
 	int rc;
 
@@ -230,9 +243,13 @@ static int cmd_apply(struct cli *c)
 		stack_free(&s);
 		return rc;
 	}
-	rc = apply_plan(&p, c->sweep.registry ? c->sweep.registry : p.registry,
-			c->sweep.concurrency > 0 ? c->sweep.concurrency : s.concurrency, &s.net,
-			1);
+	rc = sweep_connect(c->sweep.registry ? c->sweep.registry : p.registry,
+			   concurrency_of(c, &s), &s.net, 1, &reg, &e);
+	if (rc == SWEEP_EXIT_OK)
+		rc = apply_plan(&p, reg, 1);
+	else
+		fail(rc, "%s", e.msg);
+	registry_close(reg);
 	stack_free(&s);
 	if (c->json) {
 		char *json = plan_to_json(&p, 1);
@@ -250,11 +267,12 @@ static int cmd_run(struct cli *c)
 {
 	struct stack s;
 	struct plan p = {0};
+	struct registry *reg;
 	struct rs_err e = {{0}};
 	int rc;
 
 	c->sweep.will_delete = !c->dry_run;
-	rc = make_plan(c, &s, &p);
+	rc = make_plan(c, &s, &p, &reg);
 
 	if (rc != SWEEP_EXIT_OK)
 		goto out;
@@ -265,9 +283,7 @@ static int cmd_run(struct cli *c)
 	}
 	/* The plan is seconds old and made by this process: no re-resolution before apply. */
 	if (!c->dry_run)
-		rc = apply_plan(&p, p.registry,
-				c->sweep.concurrency > 0 ? c->sweep.concurrency : s.concurrency,
-				&s.net, 0);
+		rc = apply_plan(&p, reg, 0);
 	print_plan(&p, c, !c->dry_run);
 	if (!c->json && !c->dry_run)
 		print_applied(&p);
@@ -281,6 +297,7 @@ static int cmd_run(struct cli *c)
 	if (sweep_after(&s, &p, c->dry_run, &e))
 		rc = fail(SWEEP_EXIT_FAILED, "%s", e.msg);
 out:
+	registry_close(reg);
 	plan_free(&p);
 	sweep_release(&s);
 	return rc;

@@ -36,24 +36,21 @@ const char *sweep_url(const struct sweep_opts *o, const struct stack *s, struct 
 	return url;
 }
 
-static int concurrency_of(const struct sweep_opts *o, const struct stack *s)
-{
-	return o->concurrency > 0 ? o->concurrency : s->concurrency;
-}
-
-static struct registry *open_registry(const char *url, int concurrency,
-				      const struct net_opts *net, int want_delete,
-				      struct rs_err *e)
+int sweep_connect(const char *url, int concurrency, const struct net_opts *net,
+		  int want_delete, struct registry **out, struct rs_err *e)
 {
 	struct registry_opts ro = {
 		.url = url, .concurrency = concurrency, .net = net, .want_delete = want_delete};
-	struct registry *r = registry_open(&ro, e);
 
-	if (r && registry_ping(r, e)) {
-		registry_close(r);
-		return NULL;
+	*out = registry_open(&ro, e);
+	if (!*out)
+		return SWEEP_EXIT_USAGE;
+	if (registry_ping(*out, e)) {
+		registry_close(*out);
+		*out = NULL;
+		return SWEEP_EXIT_FAILED;
 	}
-	return r;
+	return SWEEP_EXIT_OK;
 }
 
 static int wanted(const struct stack *s, const char *repo)
@@ -170,11 +167,10 @@ static char *file_sha256(const char *path)
 	return failed ? NULL : xstrdup(hash);
 }
 
-int sweep_plan(const struct sweep_opts *o, struct stack *s, struct plan *out,
-	       struct rs_err *e)
+int sweep_plan(const struct sweep_opts *o, struct stack *s, struct registry *reg,
+	       struct plan *out, struct rs_err *e)
 {
 	const char *url = sweep_url(o, s, e);
-	struct registry *reg;
 	struct reg_scan scan = {0};
 	char **names = NULL;
 	size_t count = 0, kept = 0;
@@ -189,9 +185,6 @@ int sweep_plan(const struct sweep_opts *o, struct stack *s, struct plan *out,
 	out->created = (int64_t)time(NULL);
 	out->guards = (struct plan_guards){.max_delete_percent = s->max_delete_percent,
 					   .min_keep = s->min_keep};
-	reg = open_registry(url, concurrency_of(o, s), &s->net, o->will_delete, e);
-	if (!reg)
-		return -1;
 	if (registry_catalog(reg, &names, &count, e))
 		goto out;
 	for (size_t i = 0; i < count; i++) {
@@ -221,7 +214,6 @@ out:
 		free(names[i]);
 	free(names);
 	registry_scan_free(&scan);
-	registry_close(reg);
 	return rc;
 }
 
@@ -351,10 +343,8 @@ static void verify_plan(struct registry *reg, struct plan *p)
 	free(names);
 }
 
-long sweep_apply(struct plan *p, const char *url, int concurrency, const struct net_opts *net,
-		 int verify, struct rs_err *e)
+size_t sweep_apply(struct plan *p, struct registry *reg, int verify)
 {
-	struct registry *reg;
 	struct reg_delete *dels;
 	size_t n = 0, total = 0, failed;
 
@@ -363,9 +353,6 @@ long sweep_apply(struct plan *p, const char *url, int concurrency, const struct 
 			total += p->repos[i].deletion_count;
 	if (total == 0)
 		return 0;
-	reg = open_registry(url, concurrency, net, 1, e);
-	if (!reg)
-		return -1;
 	if (verify)
 		verify_plan(reg, p);
 	dels = xcalloc(total, sizeof(*dels));
@@ -396,8 +383,7 @@ long sweep_apply(struct plan *p, const char *url, int concurrency, const struct 
 		}
 	}
 	free(dels);
-	registry_close(reg);
-	return (long)failed;
+	return failed;
 }
 
 int sweep_after(struct stack *s, const struct plan *p, int dry_run, struct rs_err *e)

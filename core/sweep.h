@@ -32,18 +32,26 @@ void sweep_release(struct stack *s);
 /* The registry URL in force: the override, else the stack's; NULL with e set if none. */
 const char *sweep_url(const struct sweep_opts *o, const struct stack *s, struct rs_err *e);
 
-/* Scan the registry and build the plan into *out (caller-owned, plan_free).  Read-only.
- * Returns 0, or -1 with e set when the registry could not be listed at all. */
-int sweep_plan(const struct sweep_opts *o, struct stack *s, struct plan *out,
-	       struct rs_err *e);
+struct registry;
 
-/* Send the plan's DELETEs (repositories with an error are skipped) and record results in
- * the plan.  With verify, first re-resolve every tag of the affected repositories and skip
- * (plan_deletion.skipped) each deletion whose digest gained a tag or whose tags moved since
- * the plan.  Returns the number of failed deletions, or -1 with e set when the registry
- * could not be reached (nothing was sent). */
-long sweep_apply(struct plan *p, const char *url, int concurrency, const struct net_opts *net,
-		 int verify, struct rs_err *e);
+/* Opens a client for url with these connection settings and checks that the registry
+ * answers.  Returns 0 with *out owned by the caller (registry_close), or an exit code with
+ * e set: SWEEP_EXIT_USAGE when the settings themselves are unusable (a password file
+ * others may read, a missing variable), SWEEP_EXIT_FAILED when the registry cannot be
+ * reached or refuses the credentials.  Nothing is deleted either way. */
+int sweep_connect(const char *url, int concurrency, const struct net_opts *net,
+		  int want_delete, struct registry **out, struct rs_err *e);
+
+/* Scan the registry through reg and build the plan into *out (caller-owned, plan_free).
+ * Read-only.  Returns 0, or -1 with e set when the registry could not be listed at all. */
+int sweep_plan(const struct sweep_opts *o, struct stack *s, struct registry *reg,
+	       struct plan *out, struct rs_err *e);
+
+/* Send the plan's DELETEs through reg (repositories with an error are skipped) and record
+ * results in the plan.  With verify, first re-resolve every tag of the affected
+ * repositories and skip (plan_deletion.skipped) each deletion whose digest gained a tag or
+ * whose tags moved since the plan.  Returns the number of failed deletions. */
+size_t sweep_apply(struct plan *p, struct registry *reg, int verify);
 
 /* Run the after-steps in order, told whether this was a dry run.  Returns 0, or -1 with
  * "file:line: module: what" in e at the first that fails. */
