@@ -1,12 +1,20 @@
 /* http.c - libcurl multi executor: a FIFO of requests, at most `concurrency` transfers in
- * flight on reused easy handles over kept-alive connections, one submit and one completion
- * path. */
+ * flight on reused easy handles, one submit and one completion path.  libcurl is driven
+ * with curl_multi_socket_action from an epoll loop, so a wakeup costs work only for the
+ * sockets that are ready (curl_multi_perform would poll every transfer each time).  Retries
+ * wait on a timer list and starts are paced by a token bucket; both, like libcurl's own
+ * timer, only shorten the epoll timeout. */
 #define _GNU_SOURCE
 #include "http.h"
 
+#include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/epoll.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <curl/curl.h>
 
@@ -16,10 +24,20 @@
 #define RS_VERSION "dev"
 #endif
 
+#define BACKOFF_FIRST_MS 250
+#define BACKOFF_MAX_MS 10000
+#define RETRY_AFTER_MAX_S 60
+#define AUTH_RESENDS 2   /* one fetch, one refresh */
+#define WAIT_MAX_MS 1000 /* bounds how late an interruption that races epoll_wait is seen */
+#define EVENTS_MAX 64
+
 struct http_req {
 	struct http_req *next;
 	enum http_method method;
-	struct curl_slist *headers; /* borrowed from the executor's accept cache */
+	int retried; /* transfers made again after a retryable failure */
+	int resent;  /* ... and after a 401 */
+	int64_t due;  /* while on the timer list: when to start again (monotonic ms) */
+	struct curl_slist *accept; /* borrowed from the executor's accept cache */
 	void (*done)(const struct http_response *resp, void *arg);
 	void *arg;
 	char url[];
@@ -30,14 +48,26 @@ struct xfer {
 	struct xfer *next_free;
 	struct http *h;
 	CURL *easy;
-	struct http_req *req; /* NULL while idle */
+	struct http_req *req;      /* NULL while idle */
+	struct curl_slist *authed; /* this transfer's Accept + Authorization lines, or NULL */
 	struct buf body;
 	struct buf content_type;
 	struct buf digest;
 	struct buf link;
+	struct buf www_auth;
 	int64_t content_length;
 	int too_big;
 	char errbuf[CURL_ERROR_SIZE];
+};
+
+/* What the epoll set holds for one descriptor.  A connection socket stays in the set while
+ * its connection idles between transfers (libcurl drops interest after each one): the next
+ * transfer on it then costs no epoll_ctl. */
+struct sock {
+	unsigned registered : 1; /* in the epoll set, with events */
+	unsigned wanted : 1;     /* libcurl waits on it */
+	unsigned ours : 1;       /* opened by on_open, so closed through on_close */
+	uint32_t events;
 };
 
 /* Header lists are built once per distinct Accept value, not per request. */
@@ -49,15 +79,38 @@ struct accept_hdr {
 
 struct http {
 	struct http_opts opts;
+	int retries;
+	double rps;           /* starts per second, 0: unpaced */
+	double burst, tokens; /* the pacing bucket: its size and fill */
+	int64_t filled;       /* when tokens was last topped up */
+	uint64_t rng;         /* backoff jitter */
+	int proxied;          /* the environment names a proxy for libcurl to use */
 	CURLM *multi;
+	int epfd;
+	int socket_errno;             /* why on_socket failed, 0: it did not */
+	struct sock *socks;           /* indexed by descriptor */
+	size_t nsocks;
+	int64_t curl_due;             /* libcurl's timer, -1: none */
 	struct http_req *head, *tail; /* the queue */
-	struct xfer **xfers;          /* every easy handle made, at most concurrency */
-	size_t nxfers;
+	struct http_req *timers;      /* retries, soonest first */
+	struct xfer *xfers;           /* concurrency of them */
 	struct xfer *idle;
 	size_t running;
 	size_t requests;
 	struct accept_hdr *accepts;
 };
+
+static volatile sig_atomic_t interrupted;
+
+void http_interrupt(void)
+{
+	interrupted = 1;
+}
+
+int http_interrupted(void)
+{
+	return interrupted != 0;
+}
 
 static const char *const method_names[] = {"GET", "HEAD", "DELETE"};
 
@@ -66,11 +119,24 @@ const char *http_method_name(enum http_method method)
 	return method_names[method];
 }
 
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 static void reset_buf(struct buf *b)
 {
 	b->len = 0;
 	if (b->data)
 		b->data[0] = '\0';
+}
+
+static const char *buf_or_null(const struct buf *b)
+{
+	return b->len ? b->data : NULL;
 }
 
 static size_t on_body(char *data, size_t size, size_t n, void *arg)
@@ -104,6 +170,7 @@ static size_t on_header(char *line, size_t size, size_t n, void *arg)
 		reset_buf(&x->content_type);
 		reset_buf(&x->digest);
 		reset_buf(&x->link);
+		reset_buf(&x->www_auth);
 		x->content_length = -1;
 		return len;
 	}
@@ -139,10 +206,13 @@ static size_t on_header(char *line, size_t size, size_t n, void *arg)
 		dst = &x->digest;
 	else if (header_is(line, name_len, "link"))
 		dst = &x->link;
+	else if (header_is(line, name_len, "www-authenticate"))
+		dst = &x->www_auth;
 	else
 		return len;
-	if (dst == &x->link && dst->len)
-		buf_append(dst, ", ", 2); /* repeated fields combine as a list (RFC 9110 5.3) */
+	/* Repeated fields combine as a list (RFC 9110 5.3), challenges included. */
+	if ((dst == &x->link || dst == &x->www_auth) && dst->len)
+		buf_append(dst, ", ", 2);
 	else
 		reset_buf(dst);
 	buf_append(dst, v, (size_t)(end - v));
@@ -155,10 +225,107 @@ static void die_nomem(void)
 	abort();
 }
 
-/* A new easy handle carrying every option that does not change between requests. */
-static struct xfer *xfer_new(struct http *h)
+static struct sock *sock_of(struct http *h, curl_socket_t s)
 {
-	struct xfer *x = xcalloc(1, sizeof(*x));
+	size_t n = h->nsocks;
+
+	if ((size_t)s >= n) {
+		h->nsocks = (size_t)s + 64;
+		h->socks = xrealloc(h->socks, h->nsocks * sizeof(*h->socks));
+		memset(h->socks + n, 0, (h->nsocks - n) * sizeof(*h->socks));
+	}
+	return &h->socks[s];
+}
+
+/* Connection sockets come from here, close-on-exec so that no credential helper inherits
+ * one, and known to be closed through on_close. */
+static curl_socket_t on_open(void *arg, curlsocktype purpose, struct curl_sockaddr *a)
+{
+	struct http *h = arg;
+	curl_socket_t s = socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+
+	(void)purpose;
+	if (s != CURL_SOCKET_BAD)
+		*sock_of(h, s) = (struct sock){.ours = 1};
+	return s;
+}
+
+/* Closing drops the socket from the epoll set too (nothing else holds it). */
+static int on_close(void *arg, curl_socket_t s)
+{
+	struct http *h = arg;
+
+	*sock_of(h, s) = (struct sock){0};
+	return close(s);
+}
+
+static void sock_forget(struct http *h, curl_socket_t s, struct sock *st)
+{
+	/* Fails harmlessly when the descriptor is already closed. */
+	epoll_ctl(h->epfd, EPOLL_CTL_DEL, s, NULL);
+	st->registered = st->wanted = 0;
+}
+
+/* libcurl's wishes for one socket, mirrored into the epoll set. */
+static int on_socket(CURL *easy, curl_socket_t s, int what, void *arg, void *socketp)
+{
+	struct http *h = arg;
+	struct sock *st = sock_of(h, s);
+	struct epoll_event ev = {.data.fd = s};
+	int rc = 0;
+
+	(void)easy;
+	(void)socketp;
+	if (what == CURL_POLL_REMOVE) {
+		if (st->ours)
+			st->wanted = 0; /* kept until an event shows it unwanted, or on_close */
+		else
+			sock_forget(h, s, st);
+		return 0;
+	}
+	ev.events = (what & CURL_POLL_IN ? EPOLLIN : 0u) | (what & CURL_POLL_OUT ? EPOLLOUT : 0u);
+	st->wanted = 1;
+	if (st->registered && st->events == ev.events)
+		return 0;
+	if (st->registered)
+		rc = epoll_ctl(h->epfd, EPOLL_CTL_MOD, s, &ev);
+	/* Not in the set after all: a descriptor closed behind our back and reused. */
+	if (!st->registered || (rc != 0 && errno == ENOENT))
+		rc = epoll_ctl(h->epfd, EPOLL_CTL_ADD, s, &ev);
+	if (rc != 0) {
+		h->socket_errno = errno;
+		return -1; /* libcurl then aborts: http_run fails with this errno */
+	}
+	st->registered = 1;
+	st->events = ev.events;
+	return 0;
+}
+
+static int on_timer(CURLM *multi, long timeout_ms, void *arg)
+{
+	struct http *h = arg;
+
+	(void)multi;
+	h->curl_due = timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
+	return 0;
+}
+
+/* The variables libcurl takes an http:// or https:// proxy from. */
+static int proxy_in_env(void)
+{
+	static const char *const names[] = {"http_proxy", "https_proxy", "HTTPS_PROXY",
+					    "all_proxy", "ALL_PROXY"};
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (getenv(names[i]))
+			return 1;
+	return 0;
+}
+
+/* Sets every option of an easy handle that does not change between requests. */
+static void xfer_init(struct http *h, struct xfer *x, const struct net_opts *net)
+{
+	const struct tls_opts *tls = &net->tls;
 	CURL *c = curl_easy_init();
 
 	if (!c)
@@ -171,27 +338,51 @@ static struct xfer *xfer_new(struct http *h)
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, x);
 	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
 	curl_easy_setopt(c, CURLOPT_HEADERDATA, x);
+	curl_easy_setopt(c, CURLOPT_OPENSOCKETFUNCTION, on_open);
+	curl_easy_setopt(c, CURLOPT_OPENSOCKETDATA, h);
+	curl_easy_setopt(c, CURLOPT_CLOSESOCKETFUNCTION, on_close);
+	curl_easy_setopt(c, CURLOPT_CLOSESOCKETDATA, h);
 	curl_easy_setopt(c, CURLOPT_USERAGENT, "regsweep/" RS_VERSION);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-	/* Blob GETs may be redirected to storage (S3, GCS) by real registries. */
+	/* Blob GETs may be redirected to storage (S3, GCS) by real registries; libcurl sends
+	 * our Authorization line to the original host only. */
 	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
 	curl_easy_setopt(c, CURLOPT_MAXREDIRS, 5L);
-	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, h->opts.connect_timeout_ms);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, h->opts.timeout_ms);
-	h->xfers = xrealloc(h->xfers, (h->nxfers + 1) * sizeof(*h->xfers));
-	h->xfers[h->nxfers++] = x;
-	return x;
+	if (!h->proxied) {
+		/* Saves libcurl looking them up again for every transfer. */
+		curl_easy_setopt(c, CURLOPT_PROXY, "");
+		curl_easy_setopt(c, CURLOPT_NOPROXY, "");
+	}
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, net->connect_timeout_ms);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, net->timeout_ms);
+	/* HTTP/2 when TLS negotiates it (ALPN), and then wait for that one connection rather
+	 * than open more before knowing whether it multiplexes. */
+	curl_easy_setopt(c, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
+	curl_easy_setopt(c, CURLOPT_PIPEWAIT, 1L);
+	if (tls->ca_file)
+		curl_easy_setopt(c, CURLOPT_CAINFO, tls->ca_file);
+	if (tls->client_cert) {
+		curl_easy_setopt(c, CURLOPT_SSLCERT, tls->client_cert);
+		curl_easy_setopt(c, CURLOPT_SSLKEY, tls->client_key);
+	}
+	if (!tls->verify) {
+		curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
+		curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
+	}
+	x->next_free = h->idle;
+	h->idle = x;
 }
 
 struct http *http_new(const struct http_opts *opts, struct rs_err *e)
 {
+	const struct net_opts *net = opts->net;
 	struct http *h;
 	long n;
 
-	if (opts->concurrency < 1 || opts->max_body == 0) {
-		err_set(e, "http: concurrency must be at least 1 and max_body positive");
+	if (opts->concurrency < 1 || opts->max_body == 0 || !net) {
+		err_set(e, "http: concurrency must be at least 1, max_body positive, net set");
 		return NULL;
 	}
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
@@ -199,7 +390,25 @@ struct http *http_new(const struct http_opts *opts, struct rs_err *e)
 		return NULL;
 	}
 	h = xcalloc(1, sizeof(*h));
+	h->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (h->epfd < 0) {
+		err_set(e, "http: epoll_create1: %s", strerror(errno));
+		free(h);
+		curl_global_cleanup();
+		return NULL;
+	}
 	h->opts = *opts;
+	h->opts.net = NULL; /* read here only */
+	h->retries = net->retries > 0 ? net->retries : 0;
+	h->rps = net->max_rps > 0 ? net->max_rps : 0;
+	/* At most a millisecond's worth of starts go at once: no second ever sees more than
+	 * max_rps (plus that), yet a rate above 1000/s is not held back by the millisecond
+	 * clock. */
+	h->burst = h->tokens = h->rps / 1000 > 1 ? h->rps / 1000 : 1;
+	h->filled = now_ms();
+	h->rng = (uint64_t)h->filled * 6364136223846793005u ^ (uint64_t)getpid() ^ 1;
+	h->curl_due = -1;
+	h->proxied = proxy_in_env();
 	h->multi = curl_multi_init();
 	if (!h->multi)
 		die_nomem();
@@ -207,30 +416,59 @@ struct http *http_new(const struct http_opts *opts, struct rs_err *e)
 	/* One kept-alive connection per transfer slot, and no more cached than that. */
 	curl_multi_setopt(h->multi, CURLMOPT_MAX_HOST_CONNECTIONS, n);
 	curl_multi_setopt(h->multi, CURLMOPT_MAXCONNECTS, n);
+	curl_multi_setopt(h->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
+	curl_multi_setopt(h->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
+	curl_multi_setopt(h->multi, CURLMOPT_SOCKETDATA, h);
+	curl_multi_setopt(h->multi, CURLMOPT_TIMERFUNCTION, on_timer);
+	curl_multi_setopt(h->multi, CURLMOPT_TIMERDATA, h);
+	h->xfers = xcalloc((size_t)n, sizeof(*h->xfers));
+	for (long i = n - 1; i >= 0; i--)
+		xfer_init(h, &h->xfers[i], net);
 	return h;
+}
+
+/* Frees a transfer's own header list; it holds a credential, so wipe it first. */
+static void free_authed(struct xfer *x)
+{
+	for (struct curl_slist *s = x->authed; s; s = s->next)
+		explicit_bzero(s->data, strlen(s->data));
+	curl_slist_free_all(x->authed);
+	x->authed = NULL;
+}
+
+static void release(struct http *h, struct xfer *x)
+{
+	free_authed(x);
+	x->req = NULL;
+	x->next_free = h->idle;
+	h->idle = x;
+}
+
+static void free_list(struct http_req *r)
+{
+	while (r) {
+		struct http_req *next = r->next;
+
+		free(r);
+		r = next;
+	}
 }
 
 static void drop_pending(struct http *h)
 {
-	struct http_req *r;
-
-	for (size_t i = 0; i < h->nxfers; i++) {
-		struct xfer *x = h->xfers[i];
+	for (int i = 0; i < h->opts.concurrency; i++) {
+		struct xfer *x = &h->xfers[i];
 
 		if (!x->req)
 			continue;
 		curl_multi_remove_handle(h->multi, x->easy);
 		free(x->req);
-		x->req = NULL;
-		x->next_free = h->idle;
-		h->idle = x;
+		release(h, x);
 	}
 	h->running = 0;
-	while ((r = h->head)) {
-		h->head = r->next;
-		free(r);
-	}
-	h->tail = NULL;
+	free_list(h->head);
+	free_list(h->timers);
+	h->head = h->tail = h->timers = NULL;
 }
 
 void http_free(struct http *h)
@@ -240,18 +478,20 @@ void http_free(struct http *h)
 	if (!h)
 		return;
 	drop_pending(h);
-	for (size_t i = 0; i < h->nxfers; i++) {
-		struct xfer *x = h->xfers[i];
+	for (int i = 0; i < h->opts.concurrency; i++) {
+		struct xfer *x = &h->xfers[i];
 
 		curl_easy_cleanup(x->easy);
 		buf_free(&x->body);
 		buf_free(&x->content_type);
 		buf_free(&x->digest);
 		buf_free(&x->link);
-		free(x);
+		buf_free(&x->www_auth);
 	}
 	free(h->xfers);
-	curl_multi_cleanup(h->multi);
+	curl_multi_cleanup(h->multi); /* closes the cached connections through on_close */
+	close(h->epfd);
+	free(h->socks);
 	while ((a = h->accepts)) {
 		h->accepts = a->next;
 		curl_slist_free_all(a->list);
@@ -259,6 +499,15 @@ void http_free(struct http *h)
 	}
 	free(h);
 	curl_global_cleanup();
+}
+
+static struct curl_slist *slist_add(struct curl_slist *list, const char *line)
+{
+	struct curl_slist *l = curl_slist_append(list, line);
+
+	if (!l)
+		die_nomem();
+	return l;
 }
 
 static struct curl_slist *accept_headers(struct http *h, const char *accept)
@@ -274,13 +523,40 @@ static struct curl_slist *accept_headers(struct http *h, const char *accept)
 	a = xmalloc(sizeof(*a) + strlen(accept) + 1);
 	strcpy(a->value, accept);
 	line = xasprintf("Accept: %s", accept);
-	a->list = curl_slist_append(NULL, line);
+	a->list = slist_add(NULL, line);
 	free(line);
-	if (!a->list)
-		die_nomem();
 	a->next = h->accepts;
 	h->accepts = a;
 	return a->list;
+}
+
+static void enqueue(struct http *h, struct http_req *r)
+{
+	r->next = NULL;
+	if (h->tail)
+		h->tail->next = r;
+	else
+		h->head = r;
+	h->tail = r;
+}
+
+/* Re-sends and due retries go first: they are older than anything queued. */
+static void enqueue_front(struct http *h, struct http_req *r)
+{
+	r->next = h->head;
+	h->head = r;
+	if (!h->tail)
+		h->tail = r;
+}
+
+static struct http_req *dequeue(struct http *h)
+{
+	struct http_req *r = h->head;
+
+	h->head = r->next;
+	if (!h->head)
+		h->tail = NULL;
+	return r;
 }
 
 void http_submit(struct http *h, enum http_method method, const char *url, const char *accept,
@@ -290,41 +566,46 @@ void http_submit(struct http *h, enum http_method method, const char *url, const
 	struct http_req *r = xmalloc(sizeof(*r) + len + 1);
 
 	memcpy(r->url, url, len + 1);
-	r->next = NULL;
 	r->method = method;
-	r->headers = accept_headers(h, accept);
+	r->retried = r->resent = 0;
+	r->due = 0;
+	r->accept = accept_headers(h, accept);
 	r->done = done;
 	r->arg = arg;
-	if (h->tail)
-		h->tail->next = r;
-	else
-		h->head = r;
-	h->tail = r;
+	enqueue(h, r);
 }
 
-/* The single completion path: every request ends here, answered or not. */
-static void finish(struct http *h, struct xfer *x, CURLcode code)
+static struct http_response response_of(const struct http_req *req)
 {
-	struct http_req *req = x->req;
-	struct http_response resp = {
+	return (struct http_response){
 		.method = req->method,
 		.url = req->url,
 		.effective_url = req->url,
 		.body = "",
 		.content_length = -1,
+		.retried = req->retried,
 	};
+}
+
+/* Answers the transfer's request with what it got (error: one line for a 401, or NULL). */
+static void finish(struct http *h, struct xfer *x, CURLcode code, long status,
+		   const char *error)
+{
+	struct http_req *req = x->req;
+	struct http_response resp = response_of(req);
 	char *eff = NULL;
 
 	if (curl_easy_getinfo(x->easy, CURLINFO_EFFECTIVE_URL, &eff) == CURLE_OK && eff)
 		resp.effective_url = eff;
 	if (code == CURLE_OK) {
-		curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &resp.status);
+		resp.status = status;
+		resp.error = error;
 		if (x->body.len)
 			resp.body = x->body.data;
 		resp.body_len = x->body.len;
-		resp.content_type = x->content_type.len ? x->content_type.data : NULL;
-		resp.digest = x->digest.len ? x->digest.data : NULL;
-		resp.link = x->link.len ? x->link.data : NULL;
+		resp.content_type = buf_or_null(&x->content_type);
+		resp.digest = buf_or_null(&x->digest);
+		resp.link = buf_or_null(&x->link);
 		resp.content_length = x->content_length;
 	} else if (x->too_big) {
 		snprintf(x->errbuf, sizeof(x->errbuf), "response body over %zu bytes",
@@ -338,37 +619,125 @@ static void finish(struct http *h, struct xfer *x, CURLcode code)
 	}
 	req->done(&resp, req->arg);
 	free(req);
-	x->req = NULL;
-	x->next_free = h->idle;
-	h->idle = x;
+	release(h, x);
 }
 
-/* The single submit path: hands the queue's head to an idle (or new) easy handle. */
-static void start(struct http *h)
+static int retryable(CURLcode code, long status)
 {
-	struct http_req *req = h->head;
+	switch (code) {
+	case CURLE_OK:
+		return status == 429 || status == 502 || status == 503 || status == 504;
+	case CURLE_COULDNT_CONNECT:
+	case CURLE_OPERATION_TIMEDOUT:
+	case CURLE_SEND_ERROR:
+	case CURLE_RECV_ERROR:
+	case CURLE_GOT_NOTHING:
+	case CURLE_PARTIAL_FILE:
+	case CURLE_HTTP2:
+	case CURLE_HTTP2_STREAM:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+/* The wait before retry number n (0 first): Retry-After when the answer names one, else
+ * 250 ms * 2^n with +-50% jitter so that failed requests do not all come back at once. */
+static int64_t retry_delay(struct http *h, CURL *c, int n)
+{
+	curl_off_t after = 0;
+	int64_t base, d;
+
+	if (curl_easy_getinfo(c, CURLINFO_RETRY_AFTER, &after) == CURLE_OK && after > 0)
+		return (after < RETRY_AFTER_MAX_S ? after : RETRY_AFTER_MAX_S) * 1000;
+	base = n < 6 ? (int64_t)BACKOFF_FIRST_MS << n : BACKOFF_MAX_MS;
+	if (base > BACKOFF_MAX_MS)
+		base = BACKOFF_MAX_MS;
+	h->rng ^= h->rng << 13; /* xorshift64 */
+	h->rng ^= h->rng >> 7;
+	h->rng ^= h->rng << 17;
+	d = base / 2 + (int64_t)(h->rng % (uint64_t)(base + 1));
+	return d < BACKOFF_MAX_MS ? d : BACKOFF_MAX_MS;
+}
+
+static void timer_add(struct http *h, struct http_req *r)
+{
+	struct http_req **pp = &h->timers;
+
+	while (*pp && (*pp)->due <= r->due)
+		pp = &(*pp)->next;
+	r->next = *pp;
+	*pp = r;
+}
+
+/* The single completion path of a transfer: answered, retried later, or sent again with
+ * fresh credentials.  Once interrupted, nothing is tried again. */
+static void on_done(struct http *h, struct xfer *x, CURLcode code)
+{
+	struct http_req *req = x->req;
+	struct rs_err why = {{0}};
+	long status = 0;
+
+	if (code == CURLE_OK)
+		curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
+	if (http_interrupted()) {
+		finish(h, x, code, status, NULL);
+	} else if (status == 401 && h->opts.auth) {
+		if (req->resent >= AUTH_RESENDS) {
+			err_set(&why, "still refused after fetching credentials twice");
+		} else if (auth_challenge(h->opts.auth, req->url, buf_or_null(&x->www_auth),
+					  &why)) {
+			req->resent++;
+			release(h, x);
+			enqueue_front(h, req);
+			return;
+		}
+		finish(h, x, code, status, err_isset(&why) ? why.msg : NULL);
+	} else if (retryable(code, status) && req->retried < h->retries) {
+		int64_t delay = retry_delay(h, x->easy, req->retried);
+		char what[16];
+
+		snprintf(what, sizeof(what), "HTTP %ld", status);
+		log_msg(RS_LOG_DEBUG, "%s %s: %s; retry %d of %d in %lld ms",
+			method_names[req->method], req->url,
+			status ? what : curl_easy_strerror(code), req->retried + 1, h->retries,
+			(long long)delay);
+		req->retried++;
+		req->due = now_ms() + delay;
+		release(h, x);
+		timer_add(h, req);
+	} else {
+		finish(h, x, code, status, NULL);
+	}
+}
+
+/* The single submit path: hands the request to an idle easy handle. */
+static void start(struct http *h, struct http_req *req)
+{
 	struct xfer *x = h->idle;
-	CURL *c;
+	const char *authz = h->opts.auth ? auth_header(h->opts.auth, req->url) : NULL;
+	struct curl_slist *headers = req->accept;
+	CURL *c = x->easy;
 	CURLMcode mc;
 
-	h->head = req->next;
-	if (!h->head)
-		h->tail = NULL;
-	if (x)
-		h->idle = x->next_free;
-	else
-		x = xfer_new(h);
-	c = x->easy;
+	h->idle = x->next_free;
 	x->req = req;
 	reset_buf(&x->body);
 	reset_buf(&x->content_type);
 	reset_buf(&x->digest);
 	reset_buf(&x->link);
+	reset_buf(&x->www_auth);
 	x->content_length = -1;
 	x->too_big = 0;
 	x->errbuf[0] = '\0';
+	/* Only a request that carries credentials needs a list of its own. */
+	if (authz) {
+		x->authed = slist_add(req->accept ? slist_add(NULL, req->accept->data) : NULL,
+				      authz);
+		headers = x->authed;
+	}
 	curl_easy_setopt(c, CURLOPT_URL, (const char *)req->url);
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, req->headers);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
 	/* A reused handle keeps the last method: set all of it every time. */
 	curl_easy_setopt(c, CURLOPT_NOBODY, req->method == HTTP_HEAD ? 1L : 0L);
 	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, req->method == HTTP_DELETE ? "DELETE" : NULL);
@@ -376,10 +745,58 @@ static void start(struct http *h)
 	mc = curl_multi_add_handle(h->multi, c);
 	if (mc != CURLM_OK) {
 		snprintf(x->errbuf, sizeof(x->errbuf), "%s", curl_multi_strerror(mc));
-		finish(h, x, CURLE_FAILED_INIT);
+		finish(h, x, CURLE_FAILED_INIT, 0, NULL);
 		return;
 	}
 	h->running++;
+}
+
+/* Takes a token from the pacing bucket, topped up first; 0 when none is left. */
+static int take_token(struct http *h, int64_t now)
+{
+	if (h->rps <= 0)
+		return 1;
+	h->tokens += (double)(now - h->filled) * h->rps / 1000;
+	if (h->tokens > h->burst)
+		h->tokens = h->burst;
+	h->filled = now;
+	if (h->tokens < 1)
+		return 0;
+	h->tokens -= 1;
+	return 1;
+}
+
+/* Due retries join the queue's front; then requests start while a slot and a token are
+ * free. */
+static void start_ready(struct http *h, int64_t now)
+{
+	struct http_req *r;
+
+	while ((r = h->timers) && r->due <= now) {
+		h->timers = r->next;
+		enqueue_front(h, r);
+	}
+	while (h->head && h->idle && take_token(h, now))
+		start(h, dequeue(h));
+}
+
+/* Once interrupted: every request not in flight is answered "interrupted".  Callbacks may
+ * submit more; those are answered too. */
+static void cancel_waiting(struct http *h)
+{
+	struct http_req *r;
+
+	while ((r = h->head) || (r = h->timers)) {
+		struct http_response resp = response_of(r);
+
+		if (r == h->head)
+			dequeue(h);
+		else
+			h->timers = r->next;
+		resp.error = "interrupted";
+		r->done(&resp, r->arg);
+		free(r);
+	}
 }
 
 static void drain(struct http *h)
@@ -398,35 +815,99 @@ static void drain(struct http *h)
 		curl_easy_getinfo(c, CURLINFO_PRIVATE, &priv);
 		curl_multi_remove_handle(h->multi, c);
 		h->running--;
-		finish(h, (struct xfer *)priv, code);
+		on_done(h, (struct xfer *)priv, code);
 	}
+}
+
+static int64_t sooner(int64_t a, int64_t b)
+{
+	return a < 0 || (b >= 0 && b < a) ? b : a;
+}
+
+/* How long epoll may sleep: until libcurl's timer, the first retry or, when a request waits
+ * only for a token, the next token. */
+static int wait_ms(struct http *h, int64_t now)
+{
+	int64_t due = h->curl_due;
+
+	if (h->timers)
+		due = sooner(due, h->timers->due);
+	if (h->head && h->idle)
+		due = sooner(due, h->rps > 0 ? now + (int64_t)((1 - h->tokens) * 1000 / h->rps) + 1
+					     : now);
+	if (due < 0 || due - now > WAIT_MAX_MS)
+		return WAIT_MAX_MS;
+	return due > now ? (int)(due - now) : 0;
+}
+
+static CURLMcode act(struct http *h, curl_socket_t s, int mask)
+{
+	int still;
+
+	return curl_multi_socket_action(h->multi, s, mask, &still);
+}
+
+/* Hands epoll's events to libcurl; an event on a socket libcurl no longer waits on (an idle
+ * connection the server closed) takes it out of the set instead. */
+static CURLMcode dispatch(struct http *h, const struct epoll_event *ev, int n)
+{
+	CURLMcode mc = CURLM_OK;
+
+	for (int i = 0; i < n && mc == CURLM_OK; i++) {
+		curl_socket_t s = ev[i].data.fd;
+		struct sock *st = sock_of(h, s);
+		uint32_t got = ev[i].events;
+
+		if (!st->wanted)
+			sock_forget(h, s, st);
+		else
+			mc = act(h, s,
+				 (got & EPOLLIN ? CURL_CSELECT_IN : 0) |
+				     (got & EPOLLOUT ? CURL_CSELECT_OUT : 0) |
+				     (got & (EPOLLERR | EPOLLHUP) ? CURL_CSELECT_ERR : 0));
+	}
+	return mc;
 }
 
 int http_run(struct http *h, struct rs_err *e)
 {
-	size_t limit = (size_t)h->opts.concurrency;
+	struct epoll_event ev[EVENTS_MAX];
 	CURLMcode mc = CURLM_OK;
-	int still;
+	int polled = 1;
 
-	for (;;) {
-		while (h->head && h->running < limit)
-			start(h);
-		if (!h->running) {
-			if (!h->head)
-				return 0;
-			continue; /* a start failed at once and its callback queued more */
+	while (mc == CURLM_OK) {
+		int64_t now = now_ms();
+		int n;
+
+		if (http_interrupted())
+			cancel_waiting(h);
+		else
+			start_ready(h, now);
+		if (!h->running && !h->head && !h->timers)
+			return 0;
+		/* A start makes libcurl's timer due at once: serve it without asking epoll,
+		 * but never twice in a row, so that sockets are never starved. */
+		if (polled && h->curl_due >= 0 && h->curl_due <= now) {
+			polled = 0;
+		} else {
+			polled = 1;
+			n = epoll_wait(h->epfd, ev, EVENTS_MAX, wait_ms(h, now));
+			if (n < 0 && errno != EINTR) {
+				h->socket_errno = errno;
+				break;
+			}
+			mc = dispatch(h, ev, n);
 		}
-		/* Wait before performing, with freed slots already refilled: a new handle makes
-		 * libcurl's timer due so this returns at once, and perform then finds sockets
-		 * ready instead of checking each transfer for nothing. */
-		mc = curl_multi_poll(h->multi, NULL, 0, 1000, NULL);
-		if (mc == CURLM_OK)
-			mc = curl_multi_perform(h->multi, &still);
-		if (mc != CURLM_OK)
-			break;
+		if (mc == CURLM_OK && h->curl_due >= 0 && now_ms() >= h->curl_due) {
+			h->curl_due = -1;
+			mc = act(h, CURL_SOCKET_TIMEOUT, 0);
+		}
 		drain(h);
 	}
-	err_set(e, "http: %s", curl_multi_strerror(mc));
+	if (h->socket_errno)
+		err_set(e, "http: epoll: %s", strerror(h->socket_errno));
+	else
+		err_set(e, "http: %s", curl_multi_strerror(mc));
 	drop_pending(h);
 	return -1;
 }

@@ -1,20 +1,25 @@
-/* http.h - the one place HTTP requests are made: a libcurl multi executor with a request
- * queue, bounded concurrency, reused handles and kept-alive connections. */
+/* http.h - the one place HTTP requests are made: a libcurl multi executor driven by epoll,
+ * with a request queue, bounded concurrency, reused handles, kept-alive (or, over TLS,
+ * HTTP/2-multiplexed) connections, retries with backoff, pacing and credentials. */
 #ifndef RS_HTTP_H
 #define RS_HTTP_H
 
 #include <stddef.h>
 #include <stdint.h>
 
+#include "auth.h"
+#include "netopts.h"
 #include "util.h"
 
 enum http_method { HTTP_GET = 0, HTTP_HEAD, HTTP_DELETE };
 
 struct http_opts {
-	int concurrency;         /* transfers in flight at once (and connections kept), >= 1 */
-	long timeout_ms;         /* whole transfer, counted from its start, not while queued */
-	long connect_timeout_ms; /* TCP (later TLS) connect */
-	size_t max_body;         /* a longer response body fails that request */
+	int concurrency; /* transfers in flight at once (and connections kept), >= 1 */
+	size_t max_body; /* a longer response body fails that request */
+	/* TLS files, connect timeout, timeout of each attempt (from its start, not while
+	 * queued), retries and max_rps (a token bucket paces starts); read by http_new only. */
+	const struct net_opts *net;
+	struct auth *auth; /* borrowed for the executor's life; NULL: send no credentials */
 };
 
 /* What a completion callback is given.  Everything is borrowed for the callback's duration
@@ -24,14 +29,19 @@ struct http_response {
 	const char *url;           /* as submitted */
 	const char *effective_url; /* after redirects: relative references resolve against it */
 	long status;               /* HTTP status, 0 when no usable response (see error) */
-	const char *error;         /* status 0: one line, "Couldn't connect to server" */
-	const char *body;          /* NUL-terminated, "" when empty or HEAD */
+	/* One line or NULL.  Status 0: why there is no response ("Couldn't connect to server",
+	 * "interrupted"); 401: why the credentials did not do ("registry refused the
+	 * credentials of user ci"). */
+	const char *error;
+	const char *body; /* NUL-terminated, "" when empty or HEAD */
 	size_t body_len;
 	/* Header values, NULL when absent; repeated Link headers are joined with ", ". */
 	const char *content_type;
 	const char *digest; /* Docker-Content-Digest */
 	const char *link;
 	int64_t content_length; /* -1 when absent */
+	int retried; /* times sent again after a retryable failure: an earlier one may have
+		      * done the work, its answer lost */
 };
 
 struct http;
@@ -43,15 +53,27 @@ void http_free(struct http *h);
 
 /* Queue one request.  url and accept (NULL: libcurl's default) are copied.  done is called
  * once, from http_run, with arg (unless the executor fails, see there); it may submit
- * further requests. */
+ * further requests.
+ *
+ * Connection failures and timeouts, 429, 502, 503 and 504 are tried again up to
+ * net->retries more times, after 250 ms * 2^n (+-50% jitter, at most 10 s) or the
+ * Retry-After the answer names (at most 60 s); done sees the last attempt.  A 401 goes to
+ * auth_challenge and the request is sent again when it says so, at most twice. */
 void http_submit(struct http *h, enum http_method method, const char *url, const char *accept,
 		 void (*done)(const struct http_response *resp, void *arg), void *arg);
 
-/* Run until the queue and the in-flight set are both empty.  0, or -1 with e set when the
- * executor itself failed: then every pending request is dropped without its callback. */
+/* Run until the queue, the retry timers and the in-flight set are all empty.  0, or -1
+ * with e set when the executor itself failed: then every pending request is dropped without
+ * its callback. */
 int http_run(struct http *h, struct rs_err *e);
 
-/* Requests started so far (a followed redirect is not counted again). */
+/* Async-signal-safe: from now on no request is started or retried; queued ones complete
+ * with status 0 and error "interrupted", those in flight finish normally.  For the whole
+ * process, for good. */
+void http_interrupt(void);
+int http_interrupted(void);
+
+/* Transfers started so far: retries and re-sends count, a followed redirect does not. */
 size_t http_requests(const struct http *h);
 
 /* "GET", "HEAD" or "DELETE"; static. */

@@ -2,12 +2,14 @@
 #include <dirent.h>
 #include <dlfcn.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "http.h"
 #include "loader.h"
 #include "log.h"
 #include "plan.h"
@@ -199,6 +201,8 @@ static void print_applied(const struct plan *p)
 		printf("; %zu failed", t.failed);
 	if (t.skipped)
 		printf("; %zu skipped: the registry changed since the plan", t.skipped);
+	if (t.manifests > t.done + t.failed + t.skipped)
+		printf("; %zu not sent", t.manifests - t.done - t.failed - t.skipped);
 	putchar('\n');
 }
 
@@ -478,6 +482,26 @@ static int parse_options(const struct command *cmd, int argc, char **argv, struc
 	return SWEEP_EXIT_OK;
 }
 
+static void on_signal(int sig)
+{
+	(void)sig;
+	http_interrupt();
+}
+
+/* SIGINT/SIGTERM stop new requests and let those in flight finish, so the summary is
+ * exact; a second signal kills as usual (SA_RESETHAND). */
+static void catch_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sa.sa_flags = SA_RESETHAND | SA_RESTART;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+}
+
 int main(int argc, char **argv)
 {
 	struct cli c;
@@ -499,7 +523,13 @@ int main(int argc, char **argv)
 		if (strcmp(argv[1], commands[i].name))
 			continue;
 		rc = parse_options(&commands[i], argc - 1, argv + 1, &c);
-		return rc != SWEEP_EXIT_OK ? rc : commands[i].run(&c);
+		if (rc != SWEEP_EXIT_OK)
+			return rc;
+		catch_signals();
+		rc = commands[i].run(&c);
+		if (http_interrupted())
+			log_msg(RS_LOG_ERROR, "interrupted: requests not yet sent were not sent");
+		return http_interrupted() ? SWEEP_EXIT_FAILED : rc;
 	}
 	return fail(SWEEP_EXIT_USAGE, "unknown command \"%s\" (see regsweep --help)", argv[1]);
 }

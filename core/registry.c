@@ -7,9 +7,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <cjson/cJSON.h>
+#include <curl/curl.h>
+#include <openssl/evp.h>
 
+#include "auth.h"
 #include "http.h"
 #include "log.h"
 
@@ -17,8 +21,8 @@
 #define PAGE "?n=1000"
 /* OCI asks registries to accept manifests up to 4 MiB; configs are usually far smaller. */
 #define BODY_MAX ((size_t)8 << 20)
-#define DEFAULT_TIMEOUT_MS 60000L
-#define CONNECT_TIMEOUT_MS 10000L
+/* "sha512:" and 128 hex digits, the longest digest regsweep computes */
+#define DIGEST_MAX 136
 #define ANNOTATION_CREATED "org.opencontainers.image.created"
 
 /* All four, or registries may answer with a child's digest or a rewritten manifest. */
@@ -29,18 +33,35 @@ static const char manifest_accept[] = "application/vnd.oci.image.index.v1+json, 
 
 struct registry {
 	struct http *http;
+	struct auth *auth;
 	char *base; /* without trailing '/' */
 	size_t base_len;
+	EVP_MD *sha256, *sha512; /* fetched once: an implicit fetch per digest costs more */
+	EVP_MD_CTX *md;
 };
+
+/* Credentials belong in registry.auth: a URL is logged and quoted in errors. */
+static int url_has_userinfo(const char *url)
+{
+	CURLU *u = curl_url();
+	char *user = NULL;
+	int has;
+
+	if (!u)
+		abort(); /* curl_url fails only when allocation does */
+	has = curl_url_set(u, CURLUPART_URL, url, CURLU_GUESS_SCHEME) == CURLUE_OK &&
+	      curl_url_get(u, CURLUPART_USER, &user, 0) == CURLUE_OK;
+	curl_free(user);
+	curl_url_cleanup(u);
+	return has;
+}
 
 struct registry *registry_open(const struct registry_opts *opts, struct rs_err *e)
 {
-	struct http_opts ho = {
-		.concurrency = opts->concurrency,
-		.timeout_ms = opts->net ? opts->net->timeout_ms : DEFAULT_TIMEOUT_MS,
-		.connect_timeout_ms = opts->net ? opts->net->connect_timeout_ms : CONNECT_TIMEOUT_MS,
-		.max_body = BODY_MAX,
-	};
+	static int tls_warned; /* once per run, not per client */
+	struct net_opts defaults;
+	const struct net_opts *net = opts->net;
+	struct http_opts ho = {.concurrency = opts->concurrency, .max_body = BODY_MAX};
 	struct registry *r;
 	size_t len;
 
@@ -52,25 +73,54 @@ struct registry *registry_open(const struct registry_opts *opts, struct rs_err *
 		err_set(e, "concurrency must be at least 1, not %d", opts->concurrency);
 		return NULL;
 	}
-	r = xcalloc(1, sizeof(*r));
-	r->http = http_new(&ho, e);
-	if (!r->http) {
-		free(r);
+	if (url_has_userinfo(opts->url)) {
+		err_set(e, "the registry URL holds credentials: set them in registry.auth instead");
 		return NULL;
 	}
+	if (!net) {
+		netopts_init(&defaults);
+		net = &defaults;
+	}
+	r = xcalloc(1, sizeof(*r));
 	len = strlen(opts->url);
 	while (len && opts->url[len - 1] == '/')
 		len--;
 	r->base = xstrndup(opts->url, len);
 	r->base_len = len;
+	r->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+	r->sha512 = EVP_MD_fetch(NULL, "SHA512", NULL);
+	r->md = EVP_MD_CTX_new();
+	if (!r->sha256 || !r->sha512 || !r->md) {
+		err_set(e, "cannot initialise OpenSSL's SHA-256 and SHA-512");
+		goto fail;
+	}
+	r->auth = auth_new(r->base, &net->auth, &net->tls, net->timeout_ms, opts->want_delete, e);
+	if (!r->auth)
+		goto fail;
+	ho.net = net;
+	ho.auth = r->auth;
+	r->http = http_new(&ho, e);
+	if (!r->http)
+		goto fail;
+	if (!net->tls.verify && strncasecmp(r->base, "https:", 6) == 0 && !tls_warned) {
+		tls_warned = 1;
+		log_msg(RS_LOG_WARN, "TLS verification is off for %s", r->base);
+	}
 	return r;
+fail:
+	registry_close(r);
+	return NULL;
 }
 
 void registry_close(struct registry *r)
 {
 	if (!r)
 		return;
-	http_free(r->http);
+	http_free(r->http); /* first: it borrows auth */
+	auth_free(r->auth);
+	EVP_MD_free(r->sha256);
+	EVP_MD_free(r->sha512);
+	EVP_MD_CTX_free(r->md);
 	free(r->base);
 	free(r);
 }
@@ -80,20 +130,28 @@ size_t registry_requests(const struct registry *r)
 	return http_requests(r->http);
 }
 
+static int url_safe(unsigned char c, int keep_slash)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       c == '-' || c == '.' || c == '_' || c == '~' || c == ':' || (c == '/' && keep_slash);
+}
+
 /* Percent-encodes all but RFC 3986 unreserved characters and ':' (digests); '/' stays
- * literal only where it separates repository name components. */
+ * literal only where it separates repository name components.  Safe runs go in whole:
+ * this is on every request's path. */
 static void append_escaped(struct buf *b, const char *s, int keep_slash)
 {
 	static const char hex[] = "0123456789ABCDEF";
 
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
+	while (*s) {
+		size_t n = 0;
 
-		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		    c == '-' || c == '.' || c == '_' || c == '~' || c == ':' ||
-		    (c == '/' && keep_slash)) {
-			buf_append(b, s, 1);
-		} else {
+		while (s[n] && url_safe((unsigned char)s[n], keep_slash))
+			n++;
+		buf_append(b, s, n);
+		s += n;
+		if (*s) {
+			unsigned char c = (unsigned char)*s++;
 			char esc[3] = {'%', hex[c >> 4], hex[c & 15]};
 
 			buf_append(b, esc, 3);
@@ -115,8 +173,9 @@ static void build_url(struct buf *b, const struct registry *r, const char *repo,
 		append_escaped(b, ref, 0);
 }
 
-/* Why a request failed, on one line: the transport error, or "HTTP 404" with the registry's
- * first error, "HTTP 404 (MANIFEST_UNKNOWN: manifest unknown)". */
+/* Why a request failed, on one line: the transport error, the executor's reason with the
+ * status ("registry refused the credentials of user ci (HTTP 401)"), or "HTTP 404" with the
+ * registry's first error, "HTTP 404 (MANIFEST_UNKNOWN: manifest unknown)". */
 static void describe(const struct http_response *resp, char *out, size_t outlen)
 {
 	cJSON *doc;
@@ -125,6 +184,10 @@ static void describe(const struct http_response *resp, char *out, size_t outlen)
 
 	if (!resp->status) {
 		snprintf(out, outlen, "%s", resp->error);
+		return;
+	}
+	if (resp->error) {
+		snprintf(out, outlen, "%s (HTTP %ld)", resp->error, resp->status);
 		return;
 	}
 	n = snprintf(out, outlen, "HTTP %ld", resp->status);
@@ -172,15 +235,19 @@ static void on_ping(const struct http_response *resp, void *arg)
 	describe(resp, p->why, sizeof(p->why));
 }
 
-static int ping_verdict(const char *url, const struct ping *p, struct rs_err *e)
+static int ping_verdict(const struct registry *r, const char *url, const struct ping *p,
+			struct rs_err *e)
 {
 	switch (p->status) {
 	case 200:
 		return 0;
-	case 401: /* reachable; the requests that need a token will fail and say so */
-		log_msg(RS_LOG_WARN, "%s requires authentication, which regsweep does not "
-				     "support yet", url);
-		return 0;
+	case 401:
+		if (auth_has_credentials(r->auth))
+			err_set(e, "%s: %s", url, p->why);
+		else
+			err_set(e, "%s needs credentials: set registry.auth or "
+				   "registry.docker_config", url);
+		return -1;
 	case 0:
 		err_set(e, "cannot reach %s: %s", url, p->why);
 		return -1;
@@ -198,7 +265,7 @@ int registry_ping(struct registry *r, struct rs_err *e)
 
 	http_submit(r->http, HTTP_GET, url, NULL, on_ping, &p);
 	if (http_run(r->http, e) == 0)
-		rc = ping_verdict(url, &p, e);
+		rc = ping_verdict(r, url, &p, e);
 	free(url);
 	return rc;
 }
@@ -702,25 +769,88 @@ static void config_read(struct fetch *f, const struct http_response *resp)
 	fetch_complete(f);
 }
 
+/* The digest of resp's exact body into out (DIGEST_MAX bytes), in the algorithm of like
+ * ("sha512:..."; NULL or "sha256:...": SHA-256).  0, or -1 after a repository error. */
+static int body_digest(struct repo_scan *rs, const struct http_response *resp, const char *like,
+		       char *out)
+{
+	static const char hex[] = "0123456789abcdef";
+	struct registry *r = rs->scan->r;
+	const EVP_MD *md = r->sha256;
+	unsigned char raw[EVP_MAX_MD_SIZE];
+	unsigned int n = 0;
+	char *w = out;
+
+	if (like && strncmp(like, "sha512:", 7) == 0) {
+		md = r->sha512;
+	} else if (like && strncmp(like, "sha256:", 7) != 0) {
+		repo_http_error(rs, resp, "cannot check a digest in this algorithm");
+		return -1;
+	}
+	if (!EVP_DigestInit_ex2(r->md, md, NULL) ||
+	    !EVP_DigestUpdate(r->md, resp->body, resp->body_len) ||
+	    !EVP_DigestFinal_ex(r->md, raw, &n)) {
+		repo_http_error(rs, resp, "OpenSSL could not compute the digest");
+		return -1;
+	}
+	memcpy(w, md == r->sha512 ? "sha512:" : "sha256:", 7);
+	w += 7;
+	for (unsigned int i = 0; i < n; i++) {
+		*w++ = hex[raw[i] >> 4];
+		*w++ = hex[raw[i] & 15];
+	}
+	*w = '\0';
+	return 0;
+}
+
+/* The digest of resp's exact body into got (DIGEST_MAX bytes), checked against the
+ * Docker-Content-Digest header when there is one and against want, the digest the body was
+ * asked by (NULL: asked by tag).  0, or -1 after a repository error naming both digests. */
+static int body_verify(struct repo_scan *rs, const struct http_response *resp,
+		       const char *want, char *got)
+{
+	char why[2 * DIGEST_MAX + 64];
+
+	if (body_digest(rs, resp, want ? want : resp->digest, got) < 0)
+		return -1;
+	if (want && strcmp(got, want) != 0)
+		snprintf(why, sizeof(why), "the body's digest is %s, not the requested %s", got,
+			 want);
+	else if (resp->digest && strcmp(resp->digest, got) != 0)
+		snprintf(why, sizeof(why), "Docker-Content-Digest %s, but the body's is %s",
+			 resp->digest, got);
+	else
+		return 0;
+	repo_http_error(rs, resp, why);
+	return -1;
+}
+
 static void on_fetch(const struct http_response *resp, void *arg)
 {
 	struct fetch *f = arg;
+	char got[DIGEST_MAX];
 
 	if (f->rs->repo->error)
 		return;
 	if (resp->status != 200)
 		repo_http_error(f->rs, resp, NULL);
+	else if (body_verify(f->rs, resp, f->digest, got) < 0)
+		return;
 	else if (f->kind == FETCH_MANIFEST)
 		manifest_read(f, resp);
 	else
 		config_read(f, resp);
 }
 
+/* A tag's manifest, by HEAD (digest only) or GET.  A GET's digest is always the body's own,
+ * checked against Docker-Content-Digest; a HEAD without that header is asked again as a
+ * GET. */
 static void on_tag(const struct http_response *resp, void *arg)
 {
 	struct tag_job *t = arg;
 	struct repo_scan *rs = t->rs;
 	struct reg_image *img = &rs->repo->images[t->idx];
+	char got[DIGEST_MAX];
 	struct fetch *f;
 	int fresh;
 
@@ -736,11 +866,17 @@ static void on_tag(const struct http_response *resp, void *arg)
 		repo_http_error(rs, resp, NULL);
 		return;
 	}
-	if (!resp->digest || !util_valid_digest(resp->digest)) {
-		repo_http_error(rs, resp, "no valid Docker-Content-Digest header");
+	if (resp->digest && !util_valid_digest(resp->digest)) {
+		repo_http_error(rs, resp, "an invalid Docker-Content-Digest header");
 		return;
 	}
-	img->digest = xstrdup(resp->digest);
+	if (resp->method == HTTP_HEAD && !resp->digest) {
+		repo_get(rs, HTTP_GET, "manifests/", img->tag, manifest_accept, on_tag, t);
+		return;
+	}
+	if (resp->method == HTTP_GET && body_verify(rs, resp, NULL, got) < 0)
+		return;
+	img->digest = xstrdup(resp->method == HTTP_GET ? got : resp->digest);
 	if (resp->content_type)
 		img->media_type = xstrndup(resp->content_type, strcspn(resp->content_type, "; "));
 	if (resp->method == HTTP_HEAD) {
@@ -907,7 +1043,10 @@ static void on_delete(const struct http_response *resp, void *arg)
 	d->http_status = resp->status;
 	d->ok = (resp->status >= 200 && resp->status < 300) || resp->status == 404;
 	d->error[0] = '\0';
-	if (resp->status == 404)
+	if (resp->status == 404 && resp->retried)
+		log_msg(RS_LOG_INFO, "%s@%s: already gone, most likely deleted by an earlier "
+				     "attempt whose answer was lost", d->repo, d->digest);
+	else if (resp->status == 404)
 		log_msg(RS_LOG_INFO, "%s@%s: already gone", d->repo, d->digest);
 	else if (resp->status == 405)
 		snprintf(d->error, sizeof(d->error),

@@ -13,7 +13,9 @@
 struct registry_opts {
 	const char *url; /* base URL, "http://127.0.0.1:5000"; no trailing slash needed */
 	int concurrency; /* requests in flight at once, >= 1 */
-	const struct net_opts *net; /* TLS, credentials, timeouts, retries; NULL: defaults */
+	/* TLS, credentials, timeouts, retries, pacing; read by registry_open only; NULL:
+	 * netopts_init's defaults */
+	const struct net_opts *net;
 	int want_delete; /* the run may delete: token scopes ask for pull,delete */
 };
 
@@ -54,12 +56,15 @@ struct reg_delete {
 
 struct registry;
 
-/* Returns a client owned by the caller (free with registry_close), or NULL with e set. */
+/* Returns a client owned by the caller (free with registry_close), or NULL with e set: also
+ * for a URL with credentials in it, or credentials auth_new refuses. */
 struct registry *registry_open(const struct registry_opts *opts, struct rs_err *e);
 void registry_close(struct registry *r);
 
 /* GET /v2/ to check that the registry answers as a v2 registry.  0 or -1 with e set
- * ("cannot reach http://127.0.0.1:1/v2/: Couldn't connect to server"). */
+ * ("cannot reach http://127.0.0.1:1/v2/: Couldn't connect to server", "http://...:5000/v2/:
+ * registry refused the credentials of user ci (HTTP 401)", "http://...:5000/v2/ needs
+ * credentials: set registry.auth or registry.docker_config"). */
 int registry_ping(struct registry *r, struct rs_err *e);
 
 /* Every repository name, following Link pagination.  *names is a caller-owned array of
@@ -67,9 +72,11 @@ int registry_ping(struct registry *r, struct rs_err *e);
 int registry_catalog(struct registry *r, char ***names, size_t *count, struct rs_err *e);
 
 /* Scan the given repositories concurrently: tags/list (paginated) and, per `needs`
- * (RS_NEED_* bits), the manifest (HEAD for the digest only, GET when more is needed, with
- * all four manifest media types in Accept), the config blob once per distinct digest for
- * created/labels, and for an index / manifest list its children (created = newest child's).
+ * (RS_NEED_* bits), the manifest (HEAD for the digest only, GET when more is needed or the
+ * HEAD names no Docker-Content-Digest, with all four manifest media types in Accept), the
+ * config blob once per distinct digest for created/labels, and for an index / manifest list
+ * its children (created = newest child's).  A fetched body's own digest is what counts: it
+ * must match Docker-Content-Digest and, fetched by digest, that digest.
  * Per-repository failures go to reg_repo.error; returns -1 with e set only when nothing
  * could be scanned (out is then empty).  out is owned by the caller, freed with
  * registry_scan_free, also after a failure. */
@@ -78,7 +85,7 @@ int registry_scan(struct registry *r, char *const *repos, size_t count, unsigned
 void registry_scan_free(struct reg_scan *scan);
 
 /* Send every DELETE concurrently and fill in each entry's result.  Returns the number of
- * entries that failed. */
+ * entries that failed; after http_interrupt, those never sent say "interrupted". */
 size_t registry_delete(struct registry *r, struct reg_delete *dels, size_t count);
 
 /* HTTP requests sent so far by this client. */

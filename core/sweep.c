@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "dispatch.h"
+#include "http.h"
 #include "loader.h"
 #include "log.h"
 #include "pattern.h"
@@ -375,7 +376,10 @@ size_t sweep_apply(struct plan *p, struct registry *reg, int verify)
 			if (!pending(r, d))
 				continue;
 			d->done = dels[n].ok;
-			if (!dels[n].ok) {
+			/* Not sent because of a signal: "not attempted", not a failure. */
+			if (!dels[n].ok && http_interrupted() && dels[n].http_status == 0) {
+				failed--;
+			} else if (!dels[n].ok) {
 				d->error = xstrdup(dels[n].error);
 				log_msg(RS_LOG_ERROR, "%s@%s: %s", r->name, d->digest, d->error);
 			}
