@@ -1147,20 +1147,6 @@ static int token_from_answer(struct token *t, const char *answer, size_t len, co
 	return t->header ? 0 : -1;
 }
 
-static void apply_tls(CURL *c, const struct tls_opts *tls)
-{
-	if (tls->ca_file)
-		curl_easy_setopt(c, CURLOPT_CAINFO, tls->ca_file);
-	if (tls->client_cert) {
-		curl_easy_setopt(c, CURLOPT_SSLCERT, tls->client_cert);
-		curl_easy_setopt(c, CURLOPT_SSLKEY, tls->client_key);
-	}
-	if (!tls->verify) {
-		curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
-		curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
-	}
-}
-
 /* One blocking request to the realm: GET with Basic credentials (or none), or an OAuth2
  * POST with the identity token.  Its own easy handle: it runs from the executor's completion
  * path, once per resource. */
@@ -1209,7 +1195,7 @@ static int token_request(struct auth *a, const struct scopes *sc, struct token *
 	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
 	if (a->timeout_ms > 0)
 		curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, a->timeout_ms);
-	apply_tls(c, &a->tls);
+	netopts_apply_tls(c, &a->tls);
 	code = curl_easy_perform(c);
 	if (code == CURLE_OK)
 		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);

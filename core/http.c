@@ -361,16 +361,7 @@ static void xfer_init(struct http *h, struct xfer *x, const struct net_opts *net
 	 * than open more before knowing whether it multiplexes. */
 	curl_easy_setopt(c, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
 	curl_easy_setopt(c, CURLOPT_PIPEWAIT, 1L);
-	if (tls->ca_file)
-		curl_easy_setopt(c, CURLOPT_CAINFO, tls->ca_file);
-	if (tls->client_cert) {
-		curl_easy_setopt(c, CURLOPT_SSLCERT, tls->client_cert);
-		curl_easy_setopt(c, CURLOPT_SSLKEY, tls->client_key);
-	}
-	if (!tls->verify) {
-		curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
-		curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
-	}
+	netopts_apply_tls(c, tls);
 	x->next_free = h->idle;
 	h->idle = x;
 }

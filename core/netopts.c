@@ -24,3 +24,17 @@ void netopts_free(struct net_opts *o)
 	free(o->auth.docker_config);
 	memset(o, 0, sizeof(*o));
 }
+
+void netopts_apply_tls(CURL *c, const struct tls_opts *tls)
+{
+	if (tls->ca_file)
+		curl_easy_setopt(c, CURLOPT_CAINFO, tls->ca_file);
+	if (tls->client_cert) {
+		curl_easy_setopt(c, CURLOPT_SSLCERT, tls->client_cert);
+		curl_easy_setopt(c, CURLOPT_SSLKEY, tls->client_key);
+	}
+	if (!tls->verify) {
+		curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
+		curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
+	}
+}

@@ -4,6 +4,8 @@
 #ifndef RS_NETOPTS_H
 #define RS_NETOPTS_H
 
+#include <curl/curl.h>
+
 struct tls_opts {
 	char *ca_file;     /* PEM bundle to verify the registry with; NULL: system store */
 	char *client_cert; /* PEM client certificate for mutual TLS; NULL: none */
@@ -33,5 +35,9 @@ struct net_opts {
 void netopts_init(struct net_opts *o);
 /* Frees the strings; the struct itself belongs to the caller. */
 void netopts_free(struct net_opts *o);
+
+/* Sets tls's CA, client certificate and verification on an easy handle: the registry's
+ * transfers and the token realm's are verified alike. */
+void netopts_apply_tls(CURL *c, const struct tls_opts *tls);
 
 #endif
