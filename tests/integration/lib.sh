@@ -381,7 +381,7 @@ _rs_helper_start() {
 	_rs_helper_pid=$!
 	_rs_helper_port=
 	for ((i = 0; i < 100; i++)); do
-		_rs_helper_port=$(head -n 1 "$out" 2>/dev/null)
+		_rs_helper_port=$(head -n 1 "$out" 2>/dev/null || true) # not created yet: keep waiting
 		[[ $_rs_helper_port =~ ^[0-9]+$ ]] && return 0
 		kill -0 "$_rs_helper_pid" 2>/dev/null || break
 		sleep 0.1
