@@ -16,8 +16,8 @@
 
 #define SLOTS 8			/* concurrent transfers: more just queue in the registry */
 #define MAX_BODY (4 << 20)	/* far above any manifest or error document we read */
-/* util_format_rfc3339 writes the four digits RFC 3339 wants for years 1000-9999 only */
-#define MIN_TIME (-30610224000LL)	/* 1000-01-01T00:00:00Z */
+/* util_format_rfc3339 writes RFC 3339 for years 0000-9999 only */
+#define MIN_TIME (-62167219200LL)	/* 0000-01-01T00:00:00Z */
 #define MAX_TIME 253402300799LL		/* 9999-12-31T23:59:59Z */
 
 #define MT_OCI_INDEX "application/vnd.oci.image.index.v1+json"
@@ -332,7 +332,7 @@ static int parse_bulk(struct cmd *c, size_t lineno, char **w, size_t n)
 	first = c->base + c->step;
 	last = c->base + c->step * c->ntags;
 	if (first < MIN_TIME || first > MAX_TIME || last < MIN_TIME || last > MAX_TIME)
-		return spec_error(lineno, "created times leave years 1000-9999");
+		return spec_error(lineno, "created times leave years 0000-9999");
 	return 0;
 }
 
