@@ -30,13 +30,41 @@ struct reg_image {
 	size_t label_count;
 };
 
+/* A blob a manifest references: its config, then its layers. */
+struct reg_blob {
+	char *digest;
+	int64_t size; /* from the descriptor; -1 when absent */
+};
+
+/* One node of a repository's image graph: a manifest some tag names, or a child of an index
+ * that is in the graph.  Filled only when the scan asks for REG_NEED_GRAPH. */
+struct reg_manifest {
+	char *digest;
+	char *media_type; /* the body's mediaType, else the Content-Type; NULL when neither */
+	char *body;       /* the exact bytes served (NUL-terminated), for the journal and undo */
+	size_t body_len;
+	char **children; /* index / manifest list: the child manifests' digests, in order */
+	size_t child_count;
+	struct reg_blob *blobs; /* image manifest: config first, then layers */
+	size_t blob_count;
+	char *subject; /* OCI 1.1 "subject" digest: this manifest refers to another; NULL */
+};
+
 struct reg_repo {
 	char *name;
 	struct reg_image *images; /* in tags/list order */
 	size_t count;
+	struct reg_manifest *manifests; /* REG_NEED_GRAPH: sorted by digest, each once */
+	size_t manifest_count;
 	char *error; /* non-NULL: some fact of this repository could not be fetched; the plan
 		      * must leave the repository untouched */
 };
+
+/* Scan needs beyond the SDK's RS_NEED_* bits, for the core alone. */
+#define REG_NEED_GRAPH (1u << 16) /* GET every tag's manifest and every index child, keep
+				   * their bodies, children, blobs and subject */
+#define REG_NEED_BLOBS (1u << 17) /* with GRAPH: HEAD every blob; one that does not answer
+				   * 200 is a repository error (post-GC validation) */
 
 struct reg_scan {
 	struct reg_repo *repos;
@@ -87,6 +115,25 @@ void registry_scan_free(struct reg_scan *scan);
 /* Send every DELETE concurrently and fill in each entry's result.  Returns the number of
  * entries that failed; after http_interrupt, those never sent say "interrupted". */
 size_t registry_delete(struct registry *r, struct reg_delete *dels, size_t count);
+
+/* repo's graph node for digest, or NULL. */
+const struct reg_manifest *registry_manifest(const struct reg_repo *repo, const char *digest);
+
+/* One PUT /v2/<repo>/manifests/<ref>; everything but the results borrowed from the caller. */
+struct reg_put {
+	const char *repo;
+	const char *ref; /* a tag, or the body's digest */
+	const char *media_type; /* sent as Content-Type */
+	const char *body;
+	size_t body_len;
+	long http_status; /* 0 when no response */
+	int ok;           /* 1 on 201 (2xx) */
+	char error[256];  /* one line when !ok */
+};
+
+/* Send every PUT concurrently (one http_run) and fill in each entry's result.  Returns the
+ * number of entries that failed. */
+size_t registry_put(struct registry *r, struct reg_put *puts, size_t count);
 
 /* HTTP requests sent so far by this client. */
 size_t registry_requests(const struct registry *r);

@@ -14,7 +14,7 @@
 #include <stdint.h>
 
 #define RS_ABI_MAJOR 1 /* bump on any incompatible change */
-#define RS_ABI_MINOR 0 /* bump when appending fields or host API entries */
+#define RS_ABI_MINOR 1 /* bump when appending fields or host API entries */
 #define RS_ABI_VERSION (((uint32_t)RS_ABI_MAJOR << 16) | (uint32_t)RS_ABI_MINOR)
 #define RS_MODULE_SYMBOL "regsweep_module"
 
@@ -104,6 +104,10 @@ struct rs_run_summary {
 	size_t tags_deleted;
 	size_t manifests_deleted;
 	size_t requests_failed;
+	/* ABI 1.1 (read only when host->abi_version's minor is >= 1): */
+	int64_t reclaimable_bytes; /* the plan's estimate of what GC can free; -1 unknown */
+	int reclaimable_upper_bound; /* the scan did not cover every repository: the estimate
+				      * may be high */
 };
 
 struct rs_ctx;     /* opaque; one per stack entry, owned by the core */
@@ -146,6 +150,12 @@ struct rs_host_api {
 
 	/* Where the stack entry stands, "file:line"; borrowed until `fini`. */
 	const char *(*location)(const struct rs_ctx *ctx);
+
+	/* ABI 1.1.  After-steps only, from `after`: re-reads the registry and checks that every
+	 * tag the run kept still names its planned digest and that its manifest, its children
+	 * and their config and layer blobs all answer 200.  Returns 0, or -1 with the first
+	 * problem in err ("team/app:v2: GET /v2/team/app/blobs/sha256:...: HTTP 404"). */
+	int (*verify_kept)(const struct rs_ctx *ctx, char *err, size_t errlen);
 };
 
 struct rs_module {
