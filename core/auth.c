@@ -68,7 +68,7 @@ struct auth {
 	char *host;   /* "host" or "host:port", as docker config keys name it */
 	struct tls_opts tls;
 	long timeout_ms;
-	int want_delete;
+	unsigned want; /* AUTH_WANT_* */
 	int allow_insecure;
 	int insecure_warned;
 	char *username;       /* for messages; NULL when none is known */
@@ -652,7 +652,7 @@ int auth_has_credentials(const struct auth *a)
 }
 
 struct auth *auth_new(const char *registry_url, const struct auth_opts *opts,
-		      const struct tls_opts *tls, long timeout_ms, int want_delete,
+		      const struct tls_opts *tls, long timeout_ms, unsigned want,
 		      struct rs_err *e)
 {
 	static const struct auth_opts no_auth;
@@ -676,7 +676,7 @@ struct auth *auth_new(const char *registry_url, const struct auth_opts *opts,
 	if (tls && tls->client_key)
 		a->tls.client_key = xstrdup(tls->client_key);
 	a->timeout_ms = timeout_ms;
-	a->want_delete = want_delete;
+	a->want = want;
 	a->allow_insecure = opts->allow_insecure;
 	buf_append(&a->resource, "", 0);
 	if (load_credentials(a, opts, e) != 0 || (a->password && set_basic(a, e) != 0) ||
@@ -960,7 +960,10 @@ static const char *own_actions(const struct auth *a, const char *resource)
 {
 	if (strncmp(resource, "registry:", 9) == 0)
 		return "*";
-	return a->want_delete ? "pull,delete" : "pull";
+	static const char *const actions[] = {"pull", "pull,delete", "pull,push",
+					      "pull,push,delete"};
+
+	return actions[a->want & 3];
 }
 
 /* --- tokens --- */

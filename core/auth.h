@@ -10,14 +10,18 @@
 
 struct auth;
 
+/* What a run may do beyond reading, for token scopes: bits of auth_new's `want`. */
+#define AUTH_WANT_DELETE 1u /* scopes ask for "pull,delete" */
+#define AUTH_WANT_PUSH 2u   /* scopes ask for "pull,push" (undo) */
+
 /* Resolves the credentials opts names for registry_url (reading the password file or
  * variable, the docker config, running a credential helper) and refuses to send them over
  * http:// to a non-loopback host unless opts->allow_insecure.  No credentials configured is
- * valid: tokens are then fetched anonymously.  want_delete: the run may delete, so token
- * scopes ask for "pull,delete" rather than "pull".  Returns an object owned by the caller
+ * valid: tokens are then fetched anonymously.  want: AUTH_WANT_* bits, the actions token
+ * scopes ask for besides "pull".  Returns an object owned by the caller
  * (auth_free), or NULL with a one-line reason in e that contains no secret. */
 struct auth *auth_new(const char *registry_url, const struct auth_opts *opts,
-		      const struct tls_opts *tls, long timeout_ms, int want_delete,
+		      const struct tls_opts *tls, long timeout_ms, unsigned want,
 		      struct rs_err *e);
 void auth_free(struct auth *a);
 

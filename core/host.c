@@ -110,6 +110,25 @@ static const char *host_location(const struct rs_ctx *ctx)
 	return ctx->entry->location;
 }
 
+static int (*verifier)(void *arg, char *err, size_t errlen);
+static void *verifier_arg;
+
+void host_set_verifier(int (*fn)(void *arg, char *err, size_t errlen), void *arg)
+{
+	verifier = fn;
+	verifier_arg = arg;
+}
+
+static int host_verify_kept(const struct rs_ctx *ctx, char *err, size_t errlen)
+{
+	(void)ctx;
+	if (!verifier) {
+		snprintf(err, errlen, "no registry to check: only after-steps may ask");
+		return -1;
+	}
+	return verifier(verifier_arg, err, errlen);
+}
+
 static const struct rs_host_api api = {
 	.abi_version = RS_ABI_VERSION,
 	.struct_size = sizeof(struct rs_host_api),
@@ -125,6 +144,7 @@ static const struct rs_host_api api = {
 	.pattern_count = pattern_count,
 	.pattern_free = pattern_free,
 	.location = host_location,
+	.verify_kept = host_verify_kept,
 };
 
 const struct rs_host_api *host_api(void)

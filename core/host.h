@@ -7,4 +7,8 @@
 /* The table every module's init receives; static, never freed. */
 const struct rs_host_api *host_api(void);
 
+/* What verify_kept calls: installed by the core around after-steps (fn NULL: removed, and
+ * verify_kept then says it cannot check).  arg is borrowed. */
+void host_set_verifier(int (*fn)(void *arg, char *err, size_t errlen), void *arg);
+
 #endif

@@ -37,10 +37,12 @@ struct http_req {
 	int retried; /* transfers made again after a retryable failure */
 	int resent;  /* ... and after a 401 */
 	int64_t due;  /* while on the timer list: when to start again (monotonic ms) */
-	struct curl_slist *accept; /* borrowed from the executor's accept cache */
+	struct curl_slist *headers; /* borrowed from the executor's header cache */
+	const char *body; /* into url's allocation, after the URL; "" when there is none */
+	size_t body_len;
 	void (*done)(const struct http_response *resp, void *arg);
 	void *arg;
-	char url[];
+	char url[]; /* the URL, its NUL, then the body */
 };
 
 /* One easy handle with the buffers it reuses from transfer to transfer. */
@@ -70,11 +72,12 @@ struct sock {
 	uint32_t events;
 };
 
-/* Header lists are built once per distinct Accept value, not per request. */
-struct accept_hdr {
-	struct accept_hdr *next;
+/* Header lists are built once per distinct Accept and Content-Type, not per request. */
+struct header_set {
+	struct header_set *next;
 	struct curl_slist *list;
-	char value[];
+	char *accept;       /* NULL: no Accept line */
+	char *content_type; /* NULL: no Content-Type line */
 };
 
 struct http {
@@ -97,7 +100,7 @@ struct http {
 	struct xfer *idle;
 	size_t running;
 	size_t requests;
-	struct accept_hdr *accepts;
+	struct header_set *header_sets;
 };
 
 static volatile sig_atomic_t interrupted;
@@ -112,7 +115,7 @@ int http_interrupted(void)
 	return interrupted != 0;
 }
 
-static const char *const method_names[] = {"GET", "HEAD", "DELETE"};
+static const char *const method_names[] = {"GET", "HEAD", "DELETE", "PUT"};
 
 const char *http_method_name(enum http_method method)
 {
@@ -464,7 +467,7 @@ static void drop_pending(struct http *h)
 
 void http_free(struct http *h)
 {
-	struct accept_hdr *a;
+	struct header_set *hs;
 
 	if (!h)
 		return;
@@ -483,10 +486,12 @@ void http_free(struct http *h)
 	curl_multi_cleanup(h->multi); /* closes the cached connections through on_close */
 	close(h->epfd);
 	free(h->socks);
-	while ((a = h->accepts)) {
-		h->accepts = a->next;
-		curl_slist_free_all(a->list);
-		free(a);
+	while ((hs = h->header_sets)) {
+		h->header_sets = hs->next;
+		curl_slist_free_all(hs->list);
+		free(hs->accept);
+		free(hs->content_type);
+		free(hs);
 	}
 	free(h);
 	curl_global_cleanup();
@@ -501,24 +506,42 @@ static struct curl_slist *slist_add(struct curl_slist *list, const char *line)
 	return l;
 }
 
-static struct curl_slist *accept_headers(struct http *h, const char *accept)
+static int same_value(const char *a, const char *b)
 {
-	struct accept_hdr *a;
+	return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+static struct curl_slist *slist_add_header(struct curl_slist *list, const char *name,
+					   const char *value)
+{
 	char *line;
 
-	if (!accept)
-		return NULL;
-	for (a = h->accepts; a; a = a->next)
-		if (strcmp(a->value, accept) == 0)
-			return a->list;
-	a = xmalloc(sizeof(*a) + strlen(accept) + 1);
-	strcpy(a->value, accept);
-	line = xasprintf("Accept: %s", accept);
-	a->list = slist_add(NULL, line);
+	if (!value)
+		return list;
+	line = xasprintf("%s: %s", name, value);
+	list = slist_add(list, line);
 	free(line);
-	a->next = h->accepts;
-	h->accepts = a;
-	return a->list;
+	return list;
+}
+
+static struct curl_slist *header_list(struct http *h, const char *accept,
+				      const char *content_type)
+{
+	struct header_set *hs;
+
+	if (!accept && !content_type)
+		return NULL;
+	for (hs = h->header_sets; hs; hs = hs->next)
+		if (same_value(hs->accept, accept) && same_value(hs->content_type, content_type))
+			return hs->list;
+	hs = xcalloc(1, sizeof(*hs));
+	hs->accept = accept ? xstrdup(accept) : NULL;
+	hs->content_type = content_type ? xstrdup(content_type) : NULL;
+	hs->list = slist_add_header(slist_add_header(NULL, "Accept", accept), "Content-Type",
+				    content_type);
+	hs->next = h->header_sets;
+	h->header_sets = hs;
+	return hs->list;
 }
 
 static void enqueue(struct http *h, struct http_req *r)
@@ -550,20 +573,35 @@ static struct http_req *dequeue(struct http *h)
 	return r;
 }
 
-void http_submit(struct http *h, enum http_method method, const char *url, const char *accept,
-		 void (*done)(const struct http_response *resp, void *arg), void *arg)
+void http_submit_body(struct http *h, enum http_method method, const char *url,
+		      const char *accept, const char *content_type, const char *body,
+		      size_t body_len, void (*done)(const struct http_response *resp, void *arg),
+		      void *arg)
 {
 	size_t len = strlen(url);
-	struct http_req *r = xmalloc(sizeof(*r) + len + 1);
+	/* One allocation: every path that drops a request frees just the request. */
+	struct http_req *r = xmalloc(sizeof(*r) + len + 1 + body_len + 1);
+	char *copy = r->url + len + 1;
 
 	memcpy(r->url, url, len + 1);
+	if (body_len)
+		memcpy(copy, body, body_len);
+	copy[body_len] = '\0';
+	r->body = copy;
+	r->body_len = body_len;
 	r->method = method;
 	r->retried = r->resent = 0;
 	r->due = 0;
-	r->accept = accept_headers(h, accept);
+	r->headers = header_list(h, accept, content_type);
 	r->done = done;
 	r->arg = arg;
 	enqueue(h, r);
+}
+
+void http_submit(struct http *h, enum http_method method, const char *url, const char *accept,
+		 void (*done)(const struct http_response *resp, void *arg), void *arg)
+{
+	http_submit_body(h, method, url, accept, NULL, NULL, 0, done, arg);
 }
 
 static struct http_response response_of(const struct http_req *req)
@@ -707,7 +745,8 @@ static void start(struct http *h, struct http_req *req)
 {
 	struct xfer *x = h->idle;
 	const char *authz = h->opts.auth ? auth_header(h->opts.auth, req->url) : NULL;
-	struct curl_slist *headers = req->accept;
+	struct curl_slist *headers = req->headers;
+	int custom = req->method == HTTP_DELETE || req->method == HTTP_PUT;
 	CURL *c = x->easy;
 	CURLMcode mc;
 
@@ -723,15 +762,21 @@ static void start(struct http *h, struct http_req *req)
 	x->errbuf[0] = '\0';
 	/* Only a request that carries credentials needs a list of its own. */
 	if (authz) {
-		x->authed = slist_add(req->accept ? slist_add(NULL, req->accept->data) : NULL,
-				      authz);
+		for (const struct curl_slist *l = req->headers; l; l = l->next)
+			x->authed = slist_add(x->authed, l->data);
+		x->authed = slist_add(x->authed, authz);
 		headers = x->authed;
 	}
 	curl_easy_setopt(c, CURLOPT_URL, (const char *)req->url);
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
-	/* A reused handle keeps the last method: set all of it every time. */
+	/* A reused handle keeps the last method and body: set all of it every time.  The body
+	 * stays in the request, so libcurl can send it again itself on a fresh connection. */
+	curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
+	curl_easy_setopt(c, CURLOPT_POSTFIELDS, req->method == HTTP_PUT ? req->body : NULL);
+	if (req->method != HTTP_PUT)
+		curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
 	curl_easy_setopt(c, CURLOPT_NOBODY, req->method == HTTP_HEAD ? 1L : 0L);
-	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, req->method == HTTP_DELETE ? "DELETE" : NULL);
+	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, custom ? method_names[req->method] : NULL);
 	h->requests++;
 	mc = curl_multi_add_handle(h->multi, c);
 	if (mc != CURLM_OK) {

@@ -11,7 +11,7 @@
 #include "netopts.h"
 #include "util.h"
 
-enum http_method { HTTP_GET = 0, HTTP_HEAD, HTTP_DELETE };
+enum http_method { HTTP_GET = 0, HTTP_HEAD, HTTP_DELETE, HTTP_PUT };
 
 struct http_opts {
 	int concurrency; /* transfers in flight at once (and connections kept), >= 1 */
@@ -62,6 +62,15 @@ void http_free(struct http *h);
 void http_submit(struct http *h, enum http_method method, const char *url, const char *accept,
 		 void (*done)(const struct http_response *resp, void *arg), void *arg);
 
+/* http_submit with a request body, sent with HTTP_PUT only (ignored otherwise) and again
+ * with every retry and re-send.  content_type and the body_len bytes at body (NULL when
+ * body_len is 0) are copied; without a content_type, libcurl sends its default for a body,
+ * application/x-www-form-urlencoded. */
+void http_submit_body(struct http *h, enum http_method method, const char *url,
+		      const char *accept, const char *content_type, const char *body,
+		      size_t body_len, void (*done)(const struct http_response *resp, void *arg),
+		      void *arg);
+
 /* Run until the queue, the retry timers and the in-flight set are all empty.  0, or -1
  * with e set when the executor itself failed: then every pending request is dropped without
  * its callback. */
@@ -76,7 +85,7 @@ int http_interrupted(void);
 /* Transfers started so far: retries and re-sends count, a followed redirect does not. */
 size_t http_requests(const struct http *h);
 
-/* "GET", "HEAD" or "DELETE"; static. */
+/* "GET", "HEAD", "DELETE" or "PUT"; static. */
 const char *http_method_name(enum http_method method);
 
 /* The target of the response's Link rel="next" (RFC 8288), resolved against the effective

@@ -6,6 +6,7 @@
 #define RS_JOURNAL_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "util.h"
 
@@ -27,7 +28,8 @@ struct journal;
  * caller (journal_close), or NULL with "path: why" in e. */
 struct journal *journal_open(const char *path, struct rs_err *e);
 
-/* Appends one entry (buffered).  0, or -1 with e set. */
+/* Appends one entry (buffered).  0, or -1 with e set, also for what undo could not put
+ * back: a digest that is not sha256, or a body that does not hash to it. */
 int journal_append(struct journal *j, const struct journal_entry *en, struct rs_err *e);
 
 /* Writes out and fsyncs what was appended: call it before sending the batch of DELETEs the
@@ -38,9 +40,61 @@ int journal_sync(struct journal *j, struct rs_err *e);
 int journal_close(struct journal *j, struct rs_err *e);
 
 /* The path a journal gets when --journal is not given, caller-owned:
- * $XDG_STATE_HOME/regsweep/journal-<UTC time>.jsonl (XDG_STATE_HOME defaulting to
+ * $XDG_STATE_HOME/regsweep/journal-<UTC time>-<pid>.jsonl (XDG_STATE_HOME defaulting to
  * ~/.local/state), the directories created 0700.  NULL with e set when neither variable
  * names a usable directory. */
 char *journal_default_path(struct rs_err *e);
+
+/* One entry read back; every string owned by the journal_log that holds it. */
+struct journal_record {
+	size_t line; /* in the file, from 1 */
+	char *registry;
+	char *repo;
+	char *digest;
+	char *media_type; /* as recorded, else the body's mediaType; NULL when neither */
+	char **tags;
+	size_t tag_count;
+	char *body; /* NUL-terminated; its sha256 is digest */
+	size_t body_len;
+	int64_t time; /* when it was journaled, Unix seconds */
+};
+
+struct journal_log {
+	char *path;
+	struct journal_record *records; /* in file order */
+	size_t count;
+};
+
+/* Reads the journal at path into *out (caller-owned: journal_log_free it, also after a
+ * failure).  Every line must be a valid entry whose manifest bytes hash to its digest, or
+ * the whole journal is refused: -1 with "path: why" or "path:LINE: what" in e.  Only an
+ * unterminated last line that does not parse is skipped, with a warning: it was being
+ * written when regsweep stopped, so its deletions were never sent. */
+int journal_read(const char *path, struct journal_log *out, struct rs_err *e);
+void journal_log_free(struct journal_log *log);
+
+/* The registry every entry names (borrowed from log), or NULL when they name several or
+ * there are no entries. */
+const char *journal_registry(const struct journal_log *log);
+
+struct registry;
+
+struct journal_undo_result {
+	size_t manifests; /* restored: each of its PUTs succeeded */
+	size_t tags;      /* tags pointing at them again */
+	size_t failed;    /* manifests with a failed PUT, each logged with repo@digest */
+	size_t other;     /* entries of another registry, left alone */
+	size_t moved;     /* tags pushed again since the deletion, left as they are */
+};
+
+/* Puts back what log's entries for registry_url (trailing '/' aside) describe, through
+ * reg: each manifest once per tag it had (which re-points the tag and recreates the
+ * manifest), by its digest when it had none; an index only after the children the journal
+ * holds; a tag the journal names more than once goes back to its latest entry's manifest;
+ * a tag that names another manifest now (pushed since) is left alone.  Returns 0 with *res
+ * filled in (failures are counted there), or -1 with e set, and nothing sent, when no
+ * entry is for registry_url or a repository's tags cannot be read first. */
+int journal_undo(struct registry *reg, const struct journal_log *log, const char *registry_url,
+		 struct journal_undo_result *res, struct rs_err *e);
 
 #endif

@@ -13,4 +13,12 @@ int log_level(void);
 /* One line on stderr, prefixed "regsweep: " (and "error: "/"warning: " by level). */
 void log_msg(enum rs_log_level level, const char *fmt, ...) RS_FMT(2, 3);
 
+/* A progress line on stderr, redrawn in place at most ten times a second: phase, done of
+ * total, rate and time left.  Only when stderr is a terminal and the level is at least
+ * RS_LOG_INFO; log_msg clears it before a message.  One phase at a time. */
+void progress_begin(const char *phase, size_t total); /* phase is static; total may grow */
+void progress_grow(size_t more);
+void progress_step(void);
+void progress_end(void); /* clears the line */
+
 #endif

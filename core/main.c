@@ -10,10 +10,12 @@
 #include <time.h>
 
 #include "http.h"
+#include "journal.h"
 #include "loader.h"
 #include "log.h"
 #include "plan.h"
 #include "registry.h"
+#include "report.h"
 #include "sweep.h"
 
 #ifndef RS_VERSION
@@ -23,12 +25,14 @@
 struct cli {
 	struct sweep_opts sweep;
 	const char *output; /* -o PLAN.json */
+	const char *journal; /* --journal FILE */
 	int json;           /* --format json */
 	int dry_run;
 	int force;            /* --force: apply even when guards refuse */
 	int64_t max_plan_age; /* --max-plan-age, seconds */
 	const char *max_plan_age_text;
 	int verbose;
+	size_t top; /* --top N: report the first N repositories only; 0: all */
 	char **args; /* positional arguments */
 	int arg_count;
 };
@@ -52,6 +56,8 @@ static const struct option long_options[] = {
 	{"dry-run", no_argument, NULL, 'n'},
 	{"force", no_argument, NULL, 'F'},
 	{"max-plan-age", required_argument, NULL, 'A'},
+	{"journal", required_argument, NULL, 'J'},
+	{"top", required_argument, NULL, 'T'},
 	{"verbose", no_argument, NULL, 'v'},
 	{"quiet", no_argument, NULL, 'q'},
 	{"help", no_argument, NULL, 'h'},
@@ -98,7 +104,7 @@ static void print_plan(const struct plan *p, const struct cli *c, int with_resul
 		puts(json);
 		free(json);
 	} else {
-		plan_print_text(p, stdout, c->verbose);
+		plan_print_text(p, stdout, c->verbose, with_results);
 	}
 }
 
@@ -134,9 +140,10 @@ static int concurrency_of(const struct cli *c, const struct stack *s)
 	return c->sweep.concurrency > 0 ? c->sweep.concurrency : s->concurrency;
 }
 
-/* Loads the stack, connects and builds the plan; returns an exit code (0 on success) and
- * leaves the connection in *reg for an apply (NULL on failure). */
-static int make_plan(struct cli *c, struct stack *s, struct plan *p, struct registry **reg)
+/* Loads the stack (the caller sweep_releases it, also on failure) and connects to its
+ * registry; returns an exit code (0 on success) and leaves the connection in *reg (NULL on
+ * failure). */
+static int open_stack(struct cli *c, struct stack *s, struct registry **reg)
 {
 	struct rs_err e = {{0}};
 	const char *url;
@@ -148,9 +155,22 @@ static int make_plan(struct cli *c, struct stack *s, struct plan *p, struct regi
 	url = sweep_url(&c->sweep, s, &e);
 	if (!url)
 		return fail(SWEEP_EXIT_USAGE, "%s", e.msg);
-	rc = sweep_connect(url, concurrency_of(c, s), &s->net, c->sweep.will_delete, reg, &e);
+	rc = sweep_connect(url, concurrency_of(c, s), &s->net,
+			   c->sweep.will_delete ? AUTH_WANT_DELETE : 0, reg, &e);
 	if (rc != SWEEP_EXIT_OK)
 		return fail(rc, "%s", e.msg);
+	return SWEEP_EXIT_OK;
+}
+
+/* Loads the stack, connects and builds the plan; returns an exit code (0 on success) and
+ * leaves the connection in *reg for an apply (NULL on failure). */
+static int make_plan(struct cli *c, struct stack *s, struct plan *p, struct registry **reg)
+{
+	struct rs_err e = {{0}};
+	int rc = open_stack(c, s, reg);
+
+	if (rc != SWEEP_EXIT_OK)
+		return rc;
 	if (sweep_plan(&c->sweep, s, *reg, p, &e))
 		return fail(SWEEP_EXIT_FAILED, "%s", e.msg);
 	if (c->output && write_plan(p, c->output))
@@ -191,6 +211,53 @@ static int cmd_plan(struct cli *c)
 	return rc;
 }
 
+/* Read-only (the token scope asks for pull only): the stack lends its registry, connection
+ * settings and repository filters; its policy plays no part. */
+static int cmd_report(struct cli *c)
+{
+	const unsigned needs = RS_NEED_DIGEST | RS_NEED_CREATED | RS_NEED_SIZE | REG_NEED_GRAPH;
+	struct stack s;
+	struct registry *reg;
+	struct reg_scan scan = {0};
+	struct report r = {0};
+	struct rs_err e = {{0}};
+	char **names = NULL;
+	size_t count = 0;
+	int rc = open_stack(c, &s, &reg);
+
+	if (rc != SWEEP_EXIT_OK)
+		goto out;
+	if (sweep_select(reg, &s, &names, &count, NULL, &e) ||
+	    registry_scan(reg, names, count, needs, &scan, &e)) {
+		rc = fail(SWEEP_EXIT_FAILED, "%s", e.msg);
+		goto out;
+	}
+	log_msg(RS_LOG_DEBUG, "scan: %zu requests", registry_requests(reg));
+	report_build(&scan, sweep_url(&c->sweep, &s, &e), &r);
+	if (c->json) {
+		char *json = report_to_json(&r, c->top);
+
+		puts(json);
+		free(json);
+	} else {
+		report_print_text(&r, c->top, stdout);
+	}
+	if (r.failed) {
+		log_msg(RS_LOG_ERROR, "%zu of %zu repositories could not be scanned", r.failed,
+			r.count);
+		rc = SWEEP_EXIT_FAILED;
+	}
+out:
+	for (size_t i = 0; i < count; i++)
+		free(names[i]);
+	free(names);
+	report_free(&r);
+	registry_scan_free(&scan);
+	registry_close(reg);
+	sweep_release(&s);
+	return rc;
+}
+
 static void print_applied(const struct plan *p)
 {
 	struct plan_totals t;
@@ -206,13 +273,53 @@ static void print_applied(const struct plan *p)
 	putchar('\n');
 }
 
-/* Applies the plan; returns an exit code: failures first, then skipped deletions. */
-static int apply_plan(struct plan *p, struct registry *reg, int verify)
+/* Where what was deleted is journaled: with the summary, on stderr when stdout is JSON. */
+static void print_journal(const struct cli *c, const char *path)
 {
-	size_t failed = sweep_apply(p, reg, verify);
+	char *line;
+
+	if (!path)
+		return;
+	line = xasprintf("journal: %s (regsweep undo %s restores what was deleted until the "
+			 "garbage collector runs)", path, path);
+	if (c->json)
+		log_msg(RS_LOG_INFO, "%s", line);
+	else
+		puts(line);
+	free(line);
+}
+
+/* Applies the plan, journaling each batch before its DELETEs (--journal FILE, else a new
+ * file in the state directory) when there is anything to delete; returns an exit code:
+ * failures first, then skipped deletions.  *journal_path: the journal's path (caller-owned)
+ * when something was deleted, else NULL. */
+static int apply_plan(const struct cli *c, struct plan *p, struct registry *reg, int verify,
+		      char **journal_path)
+{
+	struct journal *journal = NULL;
+	struct rs_err e = {{0}};
 	struct plan_totals t;
+	char *path = NULL;
+	size_t failed;
 
 	plan_totals(p, &t);
+	if (t.manifests) {
+		path = c->journal ? xstrdup(c->journal) : journal_default_path(&e);
+		journal = path ? journal_open(path, &e) : NULL;
+		if (!journal) {
+			free(path);
+			return fail(SWEEP_EXIT_USAGE, "%s; nothing was deleted", e.msg);
+		}
+	}
+	failed = sweep_apply(p, reg, verify, journal);
+	if (journal_close(journal, &e)) {
+		log_msg(RS_LOG_ERROR, "%s", e.msg);
+		failed++;
+	}
+	plan_totals(p, &t);
+	*journal_path = t.done ? path : NULL;
+	if (!t.done)
+		free(path);
 	if (failed)
 		return SWEEP_EXIT_FAILED;
 	return t.skipped ? SWEEP_EXIT_REFUSED : SWEEP_EXIT_OK;
@@ -224,6 +331,7 @@ static int cmd_apply(struct cli *c)
 	struct stack s = {0};
 	struct registry *reg = NULL;
 	struct rs_err e = {{0}};
+	char *journal = NULL;
 	int rc;
 
 	/* A stack only lends its connection settings (credentials, TLS) here; its policy
@@ -248,9 +356,9 @@ static int cmd_apply(struct cli *c)
 		return rc;
 	}
 	rc = sweep_connect(c->sweep.registry ? c->sweep.registry : p.registry,
-			   concurrency_of(c, &s), &s.net, 1, &reg, &e);
+			   concurrency_of(c, &s), &s.net, AUTH_WANT_DELETE, &reg, &e);
 	if (rc == SWEEP_EXIT_OK)
-		rc = apply_plan(&p, reg, 1);
+		rc = apply_plan(c, &p, reg, 1, &journal);
 	else
 		fail(rc, "%s", e.msg);
 	registry_close(reg);
@@ -263,6 +371,8 @@ static int cmd_apply(struct cli *c)
 	} else {
 		print_applied(&p);
 	}
+	print_journal(c, journal);
+	free(journal);
 	plan_free(&p);
 	return rc;
 }
@@ -273,6 +383,7 @@ static int cmd_run(struct cli *c)
 	struct plan p = {0};
 	struct registry *reg;
 	struct rs_err e = {{0}};
+	char *journal = NULL;
 	int rc;
 
 	c->sweep.will_delete = !c->dry_run;
@@ -287,10 +398,11 @@ static int cmd_run(struct cli *c)
 	}
 	/* The plan is seconds old and made by this process: no re-resolution before apply. */
 	if (!c->dry_run)
-		rc = apply_plan(&p, reg, 0);
+		rc = apply_plan(c, &p, reg, 0, &journal);
 	print_plan(&p, c, !c->dry_run);
 	if (!c->json && !c->dry_run)
 		print_applied(&p);
+	print_journal(c, journal);
 	if (rc == SWEEP_EXIT_OK)
 		rc = scan_result(&p);
 	if (rc != SWEEP_EXIT_OK) {
@@ -298,9 +410,10 @@ static int cmd_run(struct cli *c)
 			log_msg(RS_LOG_WARN, "after-steps skipped: the apply was not complete");
 		goto out;
 	}
-	if (sweep_after(&s, &p, c->dry_run, &e))
+	if (sweep_after(&s, &p, reg, c->dry_run, &e))
 		rc = fail(SWEEP_EXIT_FAILED, "%s", e.msg);
 out:
+	free(journal);
 	registry_close(reg);
 	plan_free(&p);
 	sweep_release(&s);
@@ -358,17 +471,75 @@ static int cmd_modules(struct cli *c)
 	return SWEEP_EXIT_OK;
 }
 
+/* Puts back what an apply journaled.  A stack lends only its registry url and connection
+ * settings; without it and --registry, the registry the journal names is used. */
+static int cmd_undo(struct cli *c)
+{
+	const char *path = c->args[0], *url;
+	struct journal_undo_result res;
+	struct registry *reg = NULL;
+	struct journal_log log = {0};
+	struct stack s = {0};
+	struct rs_err e = {{0}};
+	int rc = SWEEP_EXIT_OK;
+
+	netopts_init(&s.net);
+	s.concurrency = 8;
+	if (c->sweep.stack_path && stack_load(c->sweep.stack_path, &s, &e)) {
+		rc = fail(SWEEP_EXIT_USAGE, "%s", e.msg);
+		goto out;
+	}
+	if (journal_read(path, &log, &e)) {
+		rc = fail(SWEEP_EXIT_USAGE, "%s", e.msg);
+		goto out;
+	}
+	if (!log.count) {
+		printf("restored 0 manifests (0 tags) from %s: it holds nothing\n", path);
+		goto out;
+	}
+	url = c->sweep.registry ? c->sweep.registry : s.url ? s.url : journal_registry(&log);
+	if (!url) {
+		rc = fail(SWEEP_EXIT_USAGE, "%s names more than one registry: pick one with "
+					    "--registry", path);
+		goto out;
+	}
+	rc = sweep_connect(url, concurrency_of(c, &s), &s.net, AUTH_WANT_PUSH, &reg, &e);
+	if (rc != SWEEP_EXIT_OK) {
+		fail(rc, "%s", e.msg);
+		goto out;
+	}
+	if (journal_undo(reg, &log, url, &res, &e)) {
+		rc = fail(SWEEP_EXIT_USAGE, "%s", e.msg);
+		goto out;
+	}
+	printf("restored %zu manifests (%zu tags) from %s", res.manifests, res.tags, path);
+	if (res.failed)
+		printf("; %zu failed", res.failed);
+	if (res.other)
+		printf("; %zu entries of other registries left alone", res.other);
+	putchar('\n');
+	rc = res.failed ? SWEEP_EXIT_FAILED : SWEEP_EXIT_OK;
+out:
+	registry_close(reg);
+	journal_log_free(&log);
+	stack_free(&s);
+	return rc;
+}
+
 static const struct command commands[] = {
 	{"plan", "plan -c STACK [-o PLAN.json] [--format text|json] [--registry URL]", "cofrmjvqh",
 	 0, 1, cmd_plan},
 	{"apply",
 	 "apply PLAN.json [-c STACK] [--max-plan-age 24h] [--force] [--registry URL] "
-	 "[--format text|json]",
-	 "cfrjvqhFA", 1, 0, cmd_apply},
+	 "[--format text|json] [--journal FILE]",
+	 "cfrjvqhFAJ", 1, 0, cmd_apply},
 	{"run",
 	 "run -c STACK [--dry-run] [--force] [-o PLAN.json] [--format text|json] "
-	 "[--registry URL]",
-	 "cofrmjnvqhF", 0, 1, cmd_run},
+	 "[--registry URL] [--journal FILE]",
+	 "cofrmjnvqhFJ", 0, 1, cmd_run},
+	{"undo", "undo JOURNAL [-c STACK] [--registry URL]", "crjvqh", 1, 0, cmd_undo},
+	{"report", "report -c STACK [--top N] [--format text|json] [--registry URL]",
+	 "cfrmjvqhT", 0, 1, cmd_report},
 	{"modules", "modules [--module-dir DIR]", "mvqh", 0, 0, cmd_modules},
 };
 
@@ -387,6 +558,9 @@ static void usage(FILE *out)
 	      "  -n, --dry-run           run: plan and report, delete nothing\n"
 	      "      --force             apply even a plan the guards refuse\n"
 	      "      --max-plan-age AGE  apply: refuse older plans (default 24h)\n"
+	      "      --journal FILE      apply, run: record what is deleted there, for undo\n"
+	      "                          (default $XDG_STATE_HOME/regsweep/journal-TIME.jsonl)\n"
+	      "      --top N             report: the N repositories that free the most only\n"
 	      "  -v, --verbose           more detail (every tag's verdict)\n"
 	      "  -q, --quiet             errors only on stderr\n"
 	      "      --version           print the version\n"
@@ -402,7 +576,8 @@ static int parse_options(const struct command *cmd, int argc, char **argv, struc
 
 	opterr = 0;
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, ":c:o:f:r:m:j:nvqhFA:", long_options, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, ":c:o:f:r:m:j:nvqhFA:T:J:", long_options, NULL)) !=
+	       -1) {
 		if (opt == '?')
 			return fail(SWEEP_EXIT_USAGE, "%s: unknown option %s (see regsweep --help)",
 				    cmd->name, argv[optind - 1]);
@@ -451,6 +626,9 @@ static int parse_options(const struct command *cmd, int argc, char **argv, struc
 		case 'F':
 			c->force = 1;
 			break;
+		case 'J':
+			c->journal = optarg;
+			break;
 		case 'A':
 			c->max_plan_age_text = optarg;
 			if (util_parse_duration(optarg, &c->max_plan_age))
@@ -459,6 +637,16 @@ static int parse_options(const struct command *cmd, int argc, char **argv, struc
 					    "7d, not \"%s\"",
 					    optarg);
 			break;
+		case 'T': {
+			char *end;
+			long n = strtol(optarg, &end, 10);
+
+			if (*end || n < 1)
+				return fail(SWEEP_EXIT_USAGE,
+					    "--top must be a positive number, not \"%s\"", optarg);
+			c->top = (size_t)n;
+			break;
+		}
 		case 'v':
 			c->verbose = 1;
 			log_set_level(log_level() + 1);

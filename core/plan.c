@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "json.h"
+
 struct plan_repo *plan_add_repo(struct plan *p, const char *name)
 {
 	struct plan_repo *r;
@@ -14,7 +16,27 @@ struct plan_repo *plan_add_repo(struct plan *p, const char *name)
 	r = &p->repos[p->repo_count++];
 	memset(r, 0, sizeof(*r));
 	r->name = xstrdup(name);
+	r->reclaimable_bytes = -1;
 	return r;
+}
+
+struct plan_deletion *plan_add_deletion(struct plan_repo *repo, const char *digest,
+					 const char *media_type, char *const *tags,
+					 size_t tag_count)
+{
+	struct plan_deletion *d;
+
+	repo->deletions =
+	    xrealloc(repo->deletions, (repo->deletion_count + 1) * sizeof(*repo->deletions));
+	d = &repo->deletions[repo->deletion_count++];
+	memset(d, 0, sizeof(*d));
+	d->digest = xstrdup(digest);
+	d->media_type = media_type ? xstrdup(media_type) : NULL;
+	d->tag_count = tag_count;
+	d->tags = xcalloc(tag_count ? tag_count : 1, sizeof(char *));
+	for (size_t k = 0; k < tag_count; k++)
+		d->tags[k] = xstrdup(tags[k]);
+	return d;
 }
 
 static int by_digest(const void *a, const void *b, void *tags_)
@@ -47,7 +69,7 @@ void plan_group_digests(struct plan_repo *repo)
 	qsort_r(order, n, sizeof(size_t), by_digest, repo->tags);
 	for (size_t lo = 0, hi; lo < n; lo = hi) {
 		const struct plan_tag *kept = NULL;
-		struct plan_deletion *d;
+		char **tags;
 		size_t deleting = 0;
 
 		for (hi = lo; hi < n && !strcmp(repo->tags[order[hi]].digest,
@@ -69,18 +91,12 @@ void plan_group_digests(struct plan_repo *repo)
 						 xasprintf("shares digest with %s", kept->tag));
 			continue;
 		}
-		repo->deletions = xrealloc(repo->deletions,
-					   (repo->deletion_count + 1) * sizeof(*repo->deletions));
-		d = &repo->deletions[repo->deletion_count++];
-		memset(d, 0, sizeof(*d));
-		d->digest = xstrdup(repo->tags[order[lo]].digest);
-		d->media_type = repo->tags[order[lo]].media_type
-					? xstrdup(repo->tags[order[lo]].media_type)
-					: NULL;
-		d->tag_count = hi - lo;
-		d->tags = xcalloc(d->tag_count, sizeof(char *));
+		tags = xcalloc(hi - lo, sizeof(char *));
 		for (size_t k = lo; k < hi; k++)
-			d->tags[k - lo] = xstrdup(repo->tags[order[k]].tag);
+			tags[k - lo] = repo->tags[order[k]].tag;
+		plan_add_deletion(repo, repo->tags[order[lo]].digest,
+				  repo->tags[order[lo]].media_type, tags, hi - lo);
+		free(tags);
 	}
 	free(order);
 }
@@ -136,16 +152,6 @@ size_t plan_check_guards(struct plan *p)
 	return guarded;
 }
 
-static cJSON *time_json(int64_t t)
-{
-	char buf[32];
-
-	if (t == RS_CREATED_UNKNOWN)
-		return cJSON_CreateNull();
-	util_format_rfc3339(t, buf, sizeof(buf));
-	return cJSON_CreateString(buf);
-}
-
 static cJSON *string_or_null(const char *s)
 {
 	return s ? cJSON_CreateString(s) : cJSON_CreateNull();
@@ -160,6 +166,8 @@ static cJSON *repo_json(const struct plan_repo *r, int with_results)
 		cJSON_AddStringToObject(o, "error", r->error);
 	if (r->guard)
 		cJSON_AddStringToObject(o, "guard", r->guard);
+	if (r->reclaimable_bytes >= 0)
+		cJSON_AddNumberToObject(o, "reclaimable_bytes", (double)r->reclaimable_bytes);
 	for (size_t i = 0; i < r->tag_count; i++) {
 		const struct plan_tag *t = &r->tags[i];
 		cJSON *j = cJSON_CreateObject();
@@ -167,9 +175,11 @@ static cJSON *repo_json(const struct plan_repo *r, int with_results)
 		cJSON_AddStringToObject(j, "tag", t->tag);
 		cJSON_AddItemToObject(j, "digest", string_or_null(t->digest));
 		cJSON_AddItemToObject(j, "media_type", string_or_null(t->media_type));
-		cJSON_AddItemToObject(j, "created", time_json(t->created));
+		cJSON_AddItemToObject(j, "created", json_time(t->created));
 		cJSON_AddStringToObject(j, "verdict", t->verdict == RS_DELETE ? "delete" : "keep");
 		cJSON_AddStringToObject(j, "reason", t->reason ? t->reason : "");
+		if (t->subject)
+			cJSON_AddStringToObject(j, "subject", t->subject);
 		cJSON_AddItemToArray(tags, j);
 	}
 	dels = cJSON_AddArrayToObject(o, "deletions");
@@ -182,6 +192,10 @@ static cJSON *repo_json(const struct plan_repo *r, int with_results)
 				      cJSON_CreateStringArray((const char *const *)d->tags,
 							      (int)d->tag_count));
 		cJSON_AddItemToObject(j, "media_type", string_or_null(d->media_type));
+		if (d->follows) {
+			cJSON_AddStringToObject(j, "follows", d->follows);
+			cJSON_AddStringToObject(j, "reason", d->reason ? d->reason : "");
+		}
 		if (with_results) {
 			cJSON_AddStringToObject(j, "result", d->done      ? "deleted"
 							     : d->error   ? "failed"
@@ -244,7 +258,7 @@ char *plan_to_json(const struct plan *p, int with_results)
 	plan_totals(p, &t);
 	cJSON_AddNumberToObject(root, "version", PLAN_VERSION);
 	cJSON_AddStringToObject(root, "registry", p->registry);
-	cJSON_AddItemToObject(root, "created", time_json(p->created));
+	cJSON_AddItemToObject(root, "created", json_time(p->created));
 	cJSON_AddItemToObject(root, "stack", string_or_null(p->stack));
 	cJSON_AddItemToObject(root, "stack_sha256", string_or_null(p->stack_sha256));
 	guards = cJSON_AddObjectToObject(root, "guards");
@@ -259,8 +273,12 @@ char *plan_to_json(const struct plan *p, int with_results)
 	cJSON_AddNumberToObject(sum, "tags_kept", (double)t.kept);
 	cJSON_AddNumberToObject(sum, "tags_deleted", (double)t.deleted);
 	cJSON_AddNumberToObject(sum, "manifests_deleted", (double)t.manifests);
-	if (with_results)
-		{
+	if (p->reclaimable_bytes >= 0) {
+		cJSON_AddNumberToObject(sum, "reclaimable_bytes", (double)p->reclaimable_bytes);
+		cJSON_AddBoolToObject(sum, "reclaimable_is_upper_bound",
+				      p->reclaimable_upper_bound);
+	}
+	if (with_results) {
 		cJSON_AddNumberToObject(sum, "failed", (double)t.failed);
 		cJSON_AddNumberToObject(sum, "skipped", (double)t.skipped);
 	}
@@ -274,22 +292,19 @@ char *plan_to_json(const struct plan *p, int with_results)
 	return text;
 }
 
-static const char *json_string(const cJSON *o, const char *key)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-
-	return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
 static int read_deletion(const cJSON *j, struct plan_deletion *d)
 {
 	const char *digest = json_string(j, "digest"), *mt = json_string(j, "media_type");
+	const char *follows = json_string(j, "follows"), *reason = json_string(j, "reason");
 	const cJSON *tags = cJSON_GetObjectItemCaseSensitive(j, "tags"), *t;
 
-	if (!digest || !util_valid_digest(digest) || !cJSON_IsArray(tags))
+	if (!digest || !util_valid_digest(digest) || !cJSON_IsArray(tags) ||
+	    (follows && !util_valid_digest(follows)))
 		return -1;
 	d->digest = xstrdup(digest);
 	d->media_type = mt ? xstrdup(mt) : NULL;
+	d->follows = follows ? xstrdup(follows) : NULL;
+	d->reason = reason ? xstrdup(reason) : NULL;
 	d->tags = xcalloc((size_t)cJSON_GetArraySize(tags), sizeof(char *));
 	cJSON_ArrayForEach(t, tags)
 	{
@@ -306,10 +321,13 @@ static int read_tag(const cJSON *j, struct plan_tag *t)
 	const char *tag = json_string(j, "tag"), *digest = json_string(j, "digest");
 	const char *mt = json_string(j, "media_type"), *created = json_string(j, "created");
 	const char *verdict = json_string(j, "verdict"), *reason = json_string(j, "reason");
+	const char *subject = json_string(j, "subject");
 
 	if (!tag || !util_valid_tag(tag) || (digest && !util_valid_digest(digest)) || !verdict ||
-	    (strcmp(verdict, "keep") && strcmp(verdict, "delete")))
+	    (strcmp(verdict, "keep") && strcmp(verdict, "delete")) ||
+	    (subject && !util_valid_digest(subject)))
 		return -1;
+	t->subject = subject ? xstrdup(subject) : NULL;
 	t->tag = xstrdup(tag);
 	t->digest = digest ? xstrdup(digest) : NULL;
 	t->media_type = mt ? xstrdup(mt) : NULL;
@@ -334,6 +352,7 @@ static int read_repo(const cJSON *rj, struct plan *p, struct rs_err *e, const ch
 	}
 	r = plan_add_repo(p, name);
 	r->error = error ? xstrdup(error) : NULL;
+	r->reclaimable_bytes = json_bytes(rj, "reclaimable_bytes");
 	r->tags = xcalloc((size_t)cJSON_GetArraySize(tags), sizeof(*r->tags));
 	cJSON_ArrayForEach(j, tags)
 	{
@@ -370,6 +389,7 @@ static int read_plan(const cJSON *root, struct plan *p, struct rs_err *e, const 
 {
 	const cJSON *repos = cJSON_GetObjectItemCaseSensitive(root, "repositories"), *rj;
 	const cJSON *guards = cJSON_GetObjectItemCaseSensitive(root, "guards");
+	const cJSON *sum = cJSON_GetObjectItemCaseSensitive(root, "summary");
 	const char *registry = json_string(root, "registry"), *stack = json_string(root, "stack");
 	const char *created = json_string(root, "created");
 	const char *stack_sha = json_string(root, "stack_sha256");
@@ -389,6 +409,9 @@ static int read_plan(const cJSON *root, struct plan *p, struct rs_err *e, const 
 	p->stack_sha256 = stack_sha ? xstrdup(stack_sha) : NULL;
 	if (!created || util_parse_rfc3339(created, &p->created))
 		p->created = RS_CREATED_UNKNOWN;
+	p->reclaimable_bytes = json_bytes(sum, "reclaimable_bytes");
+	p->reclaimable_upper_bound =
+	    cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(sum, "reclaimable_is_upper_bound"));
 	cJSON_ArrayForEach(rj, repos)
 	{
 		if (read_repo(rj, p, e, path))
@@ -443,22 +466,50 @@ static void print_tag_lines(const struct plan_repo *r, FILE *out, int verbose)
 			fprintf(out, "  %-6s %s:%s  %s\n", t->verdict == RS_DELETE ? "delete" : "keep",
 				r->name, t->tag, t->reason ? t->reason : "");
 	}
+	for (size_t k = 0; verbose && k < r->deletion_count; k++) {
+		const struct plan_deletion *d = &r->deletions[k];
+
+		if (!d->tag_count)
+			fprintf(out, "  %-6s %s@%s  %s\n", "delete", r->name, d->digest,
+				d->reason ? d->reason : "");
+	}
 }
 
-void plan_print_text(const struct plan *p, FILE *out, int verbose)
+/* Per repository: manifests deleted, skipped and failed by apply. */
+static void repo_results(const struct plan_repo *r, size_t *done, size_t *skipped,
+			 size_t *failed)
+{
+	*done = *skipped = *failed = 0;
+	for (size_t k = 0; k < r->deletion_count; k++) {
+		*done += r->deletions[k].done;
+		*skipped += r->deletions[k].skipped != NULL;
+		*failed += r->deletions[k].error != NULL;
+	}
+}
+
+void plan_print_text(const struct plan *p, FILE *out, int verbose, int with_results)
 {
 	struct plan_totals t;
+	char size[32];
 
-	fprintf(out, "%-40s %7s %7s %7s %9s\n", "REPOSITORY", "TAGS", "KEEP", "DELETE",
-		"MANIFESTS");
+	fprintf(out, "%-40s %7s %7s %7s %9s", "REPOSITORY", "TAGS", "KEEP", "DELETE", "MANIFESTS");
+	if (with_results)
+		fprintf(out, " %7s %7s %6s", "DELETED", "SKIPPED", "FAILED");
+	fprintf(out, " %10s\n", "RECLAIM");
 	for (size_t i = 0; i < p->repo_count; i++) {
 		const struct plan_repo *r = &p->repos[i];
-		size_t deleted = 0;
+		size_t deleted = 0, done, skipped, failed;
 
 		for (size_t k = 0; k < r->tag_count; k++)
 			deleted += r->tags[k].verdict == RS_DELETE;
-		fprintf(out, "%-40s %7zu %7zu %7zu %9zu\n", r->name, r->tag_count,
+		fprintf(out, "%-40s %7zu %7zu %7zu %9zu", r->name, r->tag_count,
 			r->tag_count - deleted, deleted, r->deletion_count);
+		repo_results(r, &done, &skipped, &failed);
+		if (with_results)
+			fprintf(out, " %7zu %7zu %6zu", done, skipped, failed);
+		if (r->reclaimable_bytes >= 0)
+			util_format_size(r->reclaimable_bytes, size, sizeof(size));
+		fprintf(out, " %10s\n", r->reclaimable_bytes >= 0 ? size : "-");
 		if (r->error)
 			fprintf(out, "  untouched: %s\n", r->error);
 		if (r->guard)
@@ -470,6 +521,11 @@ void plan_print_text(const struct plan *p, FILE *out, int verbose)
 		"total: %zu repositories, %zu tags, %zu kept, %zu to delete, %zu manifests to "
 		"delete\n",
 		t.repos, t.tags, t.kept, t.deleted, t.manifests);
+	if (p->reclaimable_bytes >= 0) {
+		util_format_size(p->reclaimable_bytes, size, sizeof(size));
+		fprintf(out, "reclaimable by the registry's garbage collector: %s%s\n",
+			p->reclaimable_upper_bound ? "at most " : "", size);
+	}
 }
 
 void plan_free(struct plan *p)
@@ -482,6 +538,7 @@ void plan_free(struct plan *p)
 			free(r->tags[k].digest);
 			free(r->tags[k].media_type);
 			free(r->tags[k].reason);
+			free(r->tags[k].subject);
 		}
 		for (size_t k = 0; k < r->deletion_count; k++) {
 			struct plan_deletion *d = &r->deletions[k];
@@ -491,6 +548,9 @@ void plan_free(struct plan *p)
 			free(d->tags);
 			free(d->digest);
 			free(d->media_type);
+			free(d->follows);
+			free(d->reason);
+			free(d->body);
 			free(d->error);
 			free(d->skipped);
 		}

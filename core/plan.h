@@ -19,13 +19,23 @@ struct plan_tag {
 	int64_t created;  /* RS_CREATED_UNKNOWN when unknown */
 	enum rs_verdict verdict; /* RS_KEEP or RS_DELETE */
 	char *reason;
+	/* A referrer (cosign "sha256-<hex>.sig|.att|.sbom" tag, or a manifest with an OCI
+	 * subject): the digest it refers to, whose fate it shares; NULL for an image. */
+	char *subject;
 };
 
 struct plan_deletion {
 	char *digest;
 	char *media_type;
 	char **tags;
-	size_t tag_count;
+	size_t tag_count; /* 0 for a child of a deleted index */
+	/* The deletion this one depends on (the index of a child, the subject of a referrer):
+	 * apply sends it only once that one is done.  NULL for a policy's deletion. */
+	char *follows;
+	char *reason; /* why, when follows is set */
+	/* In memory only: the manifest's exact bytes for the journal (NULL when unknown). */
+	char *body;
+	size_t body_len;
 	/* Filled by apply. */
 	int done;
 	char *error;
@@ -40,6 +50,7 @@ struct plan_repo {
 	size_t deletion_count;
 	char *error; /* non-NULL: the repository was not fully scanned and is left untouched */
 	char *guard; /* non-NULL: a guard refuses this repository's deletions (plan_check_guards) */
+	int64_t reclaimable_bytes; /* blobs GC can free that are counted here; -1 unknown */
 };
 
 /* Per-repository limits a plan must respect unless forced (stack `guards`). */
@@ -56,6 +67,10 @@ struct plan {
 	struct plan_guards guards;
 	struct plan_repo *repos;
 	size_t repo_count;
+	/* Bytes of blobs (manifests, configs, layers) referenced only by manifests this plan
+	 * deletes; -1 unknown.  An upper bound when the scan did not cover every repository. */
+	int64_t reclaimable_bytes;
+	int reclaimable_upper_bound;
 };
 
 struct plan_totals {
@@ -66,12 +81,19 @@ struct plan_totals {
 
 /* Append an empty repository named name (copied); the returned pointer is valid until the
  * next plan_add_repo. */
+
 struct plan_repo *plan_add_repo(struct plan *p, const char *name);
 
 /* Once repo->tags hold the policy's verdicts: keep every DELETE tag whose digest a kept tag
  * shares (reason "shares digest with <tag>"), keep DELETE tags whose digest is unknown,
  * and fill repo->deletions with one entry per digest all of whose tags are DELETE. */
 void plan_group_digests(struct plan_repo *repo);
+
+/* Append a deletion of digest (copied) with the given tags (copied); the pointer is valid
+ * until the next plan_add_deletion on repo. */
+struct plan_deletion *plan_add_deletion(struct plan_repo *repo, const char *digest,
+					 const char *media_type, char *const *tags,
+					 size_t tag_count);
 
 void plan_totals(const struct plan *p, struct plan_totals *t);
 
@@ -88,8 +110,9 @@ char *plan_to_json(const struct plan *p, int with_results);
  * failure).  Returns 0, or -1 with "file: what" in e. */
 int plan_read_file(const char *path, struct plan *out, struct rs_err *e);
 
-/* The per-repository table and a total line; with verbose, every tag's verdict. */
-void plan_print_text(const struct plan *p, FILE *out, int verbose);
+/* The per-repository table (with apply's results when with_results) and a total line;
+ * with verbose, every tag's verdict and every untagged manifest deleted. */
+void plan_print_text(const struct plan *p, FILE *out, int verbose, int with_results);
 
 void plan_free(struct plan *p);
 

@@ -94,7 +94,7 @@ struct registry *registry_open(const struct registry_opts *opts, struct rs_err *
 		err_set(e, "cannot initialise OpenSSL's SHA-256 and SHA-512");
 		goto fail;
 	}
-	r->auth = auth_new(r->base, &net->auth, &net->tls, net->timeout_ms, opts->want_delete, e);
+	r->auth = auth_new(r->base, &net->auth, &net->tls, net->timeout_ms, opts->want, e);
 	if (!r->auth)
 		goto fail;
 	ho.net = net;
@@ -397,7 +397,7 @@ int registry_catalog(struct registry *r, char ***names, size_t *count, struct rs
  * to its waiters (parent manifests and tags).
  */
 
-enum fetch_kind { FETCH_MANIFEST, FETCH_CONFIG };
+enum fetch_kind { FETCH_MANIFEST, FETCH_CONFIG, FETCH_BLOB };
 
 /* What a config blob or a manifest tells about an image.  labels belong to the
  * FETCH_CONFIG fetch that read them; manifests only point at them. */
@@ -432,6 +432,7 @@ struct fetch {
 	size_t best_slot;     /* labels */
 	struct facts facts;
 	struct waiter *waiters;
+	struct reg_manifest node; /* REG_NEED_GRAPH: the manifest as read (body non-NULL) */
 };
 
 enum tag_state { TAG_PENDING, TAG_DONE, TAG_GONE };
@@ -666,6 +667,18 @@ static int config_is_json(const cJSON *desc)
 	return n >= 4 && strcmp(t->valuestring + n - 4, "json") == 0;
 }
 
+/* A descriptor's digest, NULL after a repository error when it has none that is valid. */
+static const char *desc_digest(struct repo_scan *rs, const struct http_response *resp,
+			       const cJSON *desc)
+{
+	const cJSON *d = cJSON_GetObjectItemCaseSensitive(desc, "digest");
+
+	if (cJSON_IsString(d) && util_valid_digest(d->valuestring))
+		return d->valuestring;
+	repo_http_error(rs, resp, "a descriptor without a valid digest");
+	return NULL;
+}
+
 static void on_fetch(const struct http_response *resp, void *arg);
 
 /* parent references the descriptor desc at slot: wait for its fetch, requesting it unless
@@ -674,20 +687,90 @@ static int reference(struct fetch *parent, const struct http_response *resp, con
 		     enum fetch_kind kind, size_t slot)
 {
 	struct repo_scan *rs = parent->rs;
-	const cJSON *d = cJSON_GetObjectItemCaseSensitive(desc, "digest");
+	const char *digest = desc_digest(rs, resp, desc);
 	struct fetch *f;
 	int fresh;
 
-	if (!cJSON_IsString(d) || !util_valid_digest(d->valuestring)) {
-		repo_http_error(rs, resp, "a descriptor without a valid digest");
+	if (!digest)
 		return -1;
-	}
-	f = fetch_get(rs, d->valuestring, kind, &fresh);
+	f = fetch_get(rs, digest, kind, &fresh);
 	if (fresh && kind == FETCH_CONFIG)
 		repo_get(rs, HTTP_GET, "blobs/", f->digest, NULL, on_fetch, f);
 	else if (fresh)
 		repo_get(rs, HTTP_GET, "manifests/", f->digest, manifest_accept, on_fetch, f);
 	fetch_wait(f, parent, NULL, slot);
+	return 0;
+}
+
+static void on_blob(const struct http_response *resp, void *arg)
+{
+	struct fetch *f = arg;
+
+	if (resp->status != 200)
+		repo_http_error(f->rs, resp, NULL);
+	f->done = 1;
+}
+
+/* Records blob desc of f's manifest and, for post-GC validation, asks once whether the
+ * registry still serves it. */
+static int graph_blob(struct fetch *f, const struct http_response *resp, const cJSON *desc)
+{
+	struct reg_manifest *m = &f->node;
+	const char *digest = desc_digest(f->rs, resp, desc);
+	struct fetch *b;
+	int fresh;
+
+	if (!digest)
+		return -1;
+	m->blobs[m->blob_count++] = (struct reg_blob){xstrdup(digest), desc_size(desc)};
+	if (!(f->rs->scan->needs & REG_NEED_BLOBS))
+		return 0;
+	b = fetch_get(f->rs, digest, FETCH_BLOB, &fresh);
+	if (fresh)
+		repo_get(f->rs, HTTP_HEAD, "blobs/", b->digest, NULL, on_blob, b);
+	return 0;
+}
+
+/* Keeps f's place in the image graph: its bytes, type, children, blobs and subject. */
+static int graph_read(struct fetch *f, const struct http_response *resp, const cJSON *doc)
+{
+	struct reg_manifest *m = &f->node;
+	const cJSON *children = cJSON_GetObjectItemCaseSensitive(doc, "manifests");
+	const cJSON *config = cJSON_GetObjectItemCaseSensitive(doc, "config");
+	const cJSON *layers = cJSON_GetObjectItemCaseSensitive(doc, "layers");
+	const cJSON *subject = cJSON_GetObjectItemCaseSensitive(doc, "subject");
+	const cJSON *mt = cJSON_GetObjectItemCaseSensitive(doc, "mediaType"), *v;
+
+	m->digest = xstrdup(f->digest);
+	m->body = xstrndup(resp->body, resp->body_len);
+	m->body_len = resp->body_len;
+	if (cJSON_IsString(mt))
+		m->media_type = xstrdup(mt->valuestring);
+	else if (resp->content_type)
+		m->media_type = xstrndup(resp->content_type, strcspn(resp->content_type, "; "));
+	if (subject && !(m->subject = (char *)desc_digest(f->rs, resp, subject)))
+		return -1;
+	if (m->subject)
+		m->subject = xstrdup(m->subject);
+	if (cJSON_IsArray(children)) {
+		m->children = xcalloc((size_t)cJSON_GetArraySize(children), sizeof(char *));
+		cJSON_ArrayForEach(v, children) {
+			const char *digest = desc_digest(f->rs, resp, v);
+
+			if (!digest)
+				return -1;
+			m->children[m->child_count++] = xstrdup(digest);
+		}
+		return 0;
+	}
+	if (!cJSON_IsObject(config))
+		return 0;
+	m->blobs = xcalloc(1 + (size_t)cJSON_GetArraySize(layers), sizeof(*m->blobs));
+	if (graph_blob(f, resp, config) < 0)
+		return -1;
+	cJSON_ArrayForEach(v, layers)
+		if (graph_blob(f, resp, v) < 0)
+			return -1;
 	return 0;
 }
 
@@ -708,6 +791,8 @@ static void manifest_read(struct fetch *f, const struct http_response *resp)
 		repo_http_error(rs, resp, "malformed JSON");
 		goto out;
 	}
+	if ((needs & REG_NEED_GRAPH) && graph_read(f, resp, doc) < 0)
+		goto out;
 	f->annotated = json_created(cJSON_GetObjectItemCaseSensitive(
 	    cJSON_GetObjectItemCaseSensitive(doc, "annotations"), ANNOTATION_CREATED));
 	want_created = (needs & RS_NEED_CREATED) && f->annotated == RS_CREATED_UNKNOWN;
@@ -717,7 +802,7 @@ static void manifest_read(struct fetch *f, const struct http_response *resp)
 	f->pending = 1;
 	if (cJSON_IsArray(children)) {
 		f->is_index = 1;
-		if (!want_created && !(needs & (RS_NEED_SIZE | RS_NEED_LABELS)))
+		if (!want_created && !(needs & (RS_NEED_SIZE | RS_NEED_LABELS | REG_NEED_GRAPH)))
 			f->facts.size = -1; /* the children's share is unknown */
 		else
 			cJSON_ArrayForEach(v, children)
@@ -854,6 +939,7 @@ static void on_tag(const struct http_response *resp, void *arg)
 	struct fetch *f;
 	int fresh;
 
+	progress_step();
 	if (rs->repo->error)
 		return;
 	if (resp->status == 404) {
@@ -871,6 +957,7 @@ static void on_tag(const struct http_response *resp, void *arg)
 		return;
 	}
 	if (resp->method == HTTP_HEAD && !resp->digest) {
+		progress_grow(1);
 		repo_get(rs, HTTP_GET, "manifests/", img->tag, manifest_accept, on_tag, t);
 		return;
 	}
@@ -911,13 +998,14 @@ static void tags_end(void *arg, const struct http_response *resp, const char *wh
 {
 	struct repo_scan *rs = arg;
 	unsigned more = RS_NEED_CREATED | RS_NEED_LABELS | RS_NEED_SIZE;
-	enum http_method method = rs->scan->needs & more ? HTTP_GET : HTTP_HEAD;
+	enum http_method method = rs->scan->needs & (more | REG_NEED_GRAPH) ? HTTP_GET : HTTP_HEAD;
 
 	if (resp) {
 		repo_http_error(rs, resp, why);
 		return;
 	}
 	rs->tags = xcalloc(rs->repo->count, sizeof(*rs->tags));
+	progress_grow(rs->repo->count);
 	for (size_t i = 0; i < rs->repo->count; i++) {
 		rs->tags[i] = (struct tag_job){rs, i, TAG_PENDING};
 		repo_get(rs, method, "manifests/", rs->repo->images[i].tag, manifest_accept,
@@ -942,6 +1030,20 @@ static void image_free(struct reg_image *img)
 	labels_free(img->labels, img->label_count);
 }
 
+static void manifest_free(struct reg_manifest *m)
+{
+	for (size_t i = 0; i < m->child_count; i++)
+		free(m->children[i]);
+	for (size_t i = 0; i < m->blob_count; i++)
+		free(m->blobs[i].digest);
+	free(m->children);
+	free(m->blobs);
+	free(m->digest);
+	free(m->media_type);
+	free(m->body);
+	free(m->subject);
+}
+
 static void fetch_free(struct fetch *f)
 {
 	struct waiter *w;
@@ -952,8 +1054,47 @@ static void fetch_free(struct fetch *f)
 	}
 	if (f->kind == FETCH_CONFIG) /* manifests only borrow their config's labels */
 		labels_free(f->facts.labels, f->facts.label_count);
+	manifest_free(&f->node);
 	free(f->digest);
 	free(f);
+}
+
+static int by_manifest_digest(const void *a, const void *b)
+{
+	return strcmp(((const struct reg_manifest *)a)->digest,
+		      ((const struct reg_manifest *)b)->digest);
+}
+
+/* Moves the manifests read into repo->manifests, sorted for registry_manifest. */
+static void graph_collect(struct repo_scan *rs)
+{
+	struct reg_repo *repo = rs->repo;
+	size_t n = 0;
+
+	for (size_t i = 0; i < rs->table_size; i++)
+		n += rs->table[i] && rs->table[i]->node.body;
+	if (!n)
+		return;
+	repo->manifests = xcalloc(n, sizeof(*repo->manifests));
+	for (size_t i = 0; i < rs->table_size; i++) {
+		struct fetch *f = rs->table[i];
+
+		if (f && f->node.body) {
+			repo->manifests[repo->manifest_count++] = f->node;
+			memset(&f->node, 0, sizeof(f->node));
+		}
+	}
+	qsort(repo->manifests, n, sizeof(*repo->manifests), by_manifest_digest);
+}
+
+const struct reg_manifest *registry_manifest(const struct reg_repo *repo, const char *digest)
+{
+	struct reg_manifest key = {.digest = (char *)digest};
+
+	if (!repo->manifest_count)
+		return NULL;
+	return bsearch(&key, repo->manifests, repo->manifest_count, sizeof(key),
+		       by_manifest_digest);
 }
 
 /* After the run: flag what never completed, drop vanished tags, free the scan state. */
@@ -973,6 +1114,7 @@ static void repo_finish(struct repo_scan *rs)
 	}
 	if (rs->tags)
 		repo->count = kept;
+	graph_collect(rs);
 	for (size_t i = 0; i < rs->table_size; i++)
 		if (rs->table[i])
 			fetch_free(rs->table[i]);
@@ -1007,7 +1149,9 @@ int registry_scan(struct registry *r, char *const *repos, size_t count, unsigned
 		build_url(&rs->url, r, repos[i], "tags/list" PAGE, NULL);
 		pager_get(&rs->pager, rs->url.data);
 	}
+	progress_begin("scan", 0);
 	rc = http_run(r->http, e);
+	progress_end();
 	for (size_t i = 0; i < count; i++) {
 		repo_finish(&rss[i]);
 		failed += out->repos[i].error != NULL;
@@ -1029,6 +1173,9 @@ void registry_scan_free(struct reg_scan *scan)
 		for (size_t j = 0; j < repo->count; j++)
 			image_free(&repo->images[j]);
 		free(repo->images);
+		for (size_t j = 0; j < repo->manifest_count; j++)
+			manifest_free(&repo->manifests[j]);
+		free(repo->manifests);
 		free(repo->name);
 		free(repo->error);
 	}
@@ -1036,10 +1183,66 @@ void registry_scan_free(struct reg_scan *scan)
 	memset(scan, 0, sizeof(*scan));
 }
 
+/* Runs the requests a batch function queued, with a progress line for phase.  A failing
+ * executor leaves each request's "not sent" in place. */
+static void run_batch(struct registry *r, const char *phase, size_t count)
+{
+	struct rs_err e = {{0}};
+
+	progress_begin(phase, count);
+	if (http_run(r->http, &e) < 0)
+		log_msg(RS_LOG_ERROR, "%s", e.msg);
+	progress_end();
+}
+
+static void on_get(const struct http_response *resp, void *arg)
+{
+	struct reg_get *g = arg;
+	char got[UTIL_SHA256_LEN];
+
+	progress_step();
+	g->http_status = resp->status;
+	g->error[0] = '\0';
+	if (resp->status == 200 && strncmp(g->digest, "sha256:", 7) == 0) {
+		util_sha256(resp->body, resp->body_len, got);
+		if (strcmp(got, g->digest) == 0) {
+			g->body = xstrndup(resp->body, resp->body_len);
+			g->body_len = resp->body_len;
+			return;
+		}
+		snprintf(g->error, sizeof(g->error), "the body's digest is %s", got);
+	} else if (resp->status == 200) {
+		snprintf(g->error, sizeof(g->error), "cannot check a digest in this algorithm");
+	} else {
+		describe(resp, g->error, sizeof(g->error));
+	}
+}
+
+void registry_get_manifests(struct registry *r, struct reg_get *gets, size_t count)
+{
+	struct buf url = {0};
+
+	for (size_t i = 0; i < count; i++) {
+		struct reg_get *g = &gets[i];
+
+		*g = (struct reg_get){.repo = g->repo, .digest = g->digest};
+		if (!util_valid_repo_name(g->repo) || !util_valid_digest(g->digest)) {
+			snprintf(g->error, sizeof(g->error), "invalid repository name or digest");
+			continue;
+		}
+		snprintf(g->error, sizeof(g->error), "not sent");
+		build_url(&url, r, g->repo, "manifests/", g->digest);
+		http_submit(r->http, HTTP_GET, url.data, manifest_accept, on_get, g);
+	}
+	buf_free(&url);
+	run_batch(r, "read", count);
+}
+
 static void on_delete(const struct http_response *resp, void *arg)
 {
 	struct reg_delete *d = arg;
 
+	progress_step();
 	d->http_status = resp->status;
 	d->ok = (resp->status >= 200 && resp->status < 300) || resp->status == 404;
 	d->error[0] = '\0';
@@ -1058,7 +1261,6 @@ static void on_delete(const struct http_response *resp, void *arg)
 size_t registry_delete(struct registry *r, struct reg_delete *dels, size_t count)
 {
 	struct buf url = {0};
-	struct rs_err e = {{0}};
 	size_t failed = 0;
 
 	for (size_t i = 0; i < count; i++) {
@@ -1075,9 +1277,57 @@ size_t registry_delete(struct registry *r, struct reg_delete *dels, size_t count
 		http_submit(r->http, HTTP_DELETE, url.data, NULL, on_delete, d);
 	}
 	buf_free(&url);
-	if (http_run(r->http, &e) < 0)
-		log_msg(RS_LOG_ERROR, "%s", e.msg);
+	run_batch(r, "delete", count);
 	for (size_t i = 0; i < count; i++)
 		failed += !dels[i].ok;
+	return failed;
+}
+
+static void on_put(const struct http_response *resp, void *arg)
+{
+	struct reg_put *p = arg;
+
+	progress_step();
+	p->http_status = resp->status;
+	p->ok = resp->status >= 200 && resp->status < 300;
+	p->error[0] = '\0';
+	if (!p->ok)
+		describe(resp, p->error, sizeof(p->error));
+}
+
+size_t registry_put(struct registry *r, struct reg_put *puts, size_t count)
+{
+	struct buf url = {0};
+	size_t failed = 0;
+
+	for (size_t i = 0; i < count; i++) {
+		struct reg_put *p = &puts[i];
+
+		p->http_status = 0;
+		p->ok = 0;
+		if (!util_valid_repo_name(p->repo) ||
+		    !(util_valid_tag(p->ref) || util_valid_digest(p->ref))) {
+			snprintf(p->error, sizeof(p->error), "invalid repository name or reference");
+			continue;
+		}
+		/* Without one the registry cannot tell which kind of manifest the body is. */
+		if (!p->media_type || !p->media_type[0]) {
+			snprintf(p->error, sizeof(p->error), "no media type to send");
+			continue;
+		}
+		/* It comes from a file: no control character may end the header line early. */
+		if (!util_printable(p->media_type)) {
+			snprintf(p->error, sizeof(p->error), "invalid media type");
+			continue;
+		}
+		snprintf(p->error, sizeof(p->error), "not sent");
+		build_url(&url, r, p->repo, "manifests/", p->ref);
+		http_submit_body(r->http, HTTP_PUT, url.data, NULL, p->media_type, p->body,
+				 p->body_len, on_put, p);
+	}
+	buf_free(&url);
+	run_batch(r, "restore", count);
+	for (size_t i = 0; i < count; i++)
+		failed += !puts[i].ok;
 	return failed;
 }

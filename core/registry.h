@@ -16,7 +16,7 @@ struct registry_opts {
 	/* TLS, credentials, timeouts, retries, pacing; read by registry_open only; NULL:
 	 * netopts_init's defaults */
 	const struct net_opts *net;
-	int want_delete; /* the run may delete: token scopes ask for pull,delete */
+	unsigned want; /* AUTH_WANT_* bits: token scopes ask for delete or push too */
 };
 
 /* One tag as scanned.  Every string is owned by the scan and freed by registry_scan_free. */
@@ -118,6 +118,19 @@ size_t registry_delete(struct registry *r, struct reg_delete *dels, size_t count
 
 /* repo's graph node for digest, or NULL. */
 const struct reg_manifest *registry_manifest(const struct reg_repo *repo, const char *digest);
+
+/* One GET /v2/<repo>/manifests/<digest>; repo and digest borrowed from the caller. */
+struct reg_get {
+	const char *repo;
+	const char *digest;
+	long http_status; /* 0 when no response */
+	char *body; /* caller-owned; non-NULL only on 200 with a body of exactly that digest */
+	size_t body_len;
+	char error[256]; /* one line when body is NULL */
+};
+
+/* Fetch every manifest concurrently (one http_run) and fill in each entry's result. */
+void registry_get_manifests(struct registry *r, struct reg_get *gets, size_t count);
 
 /* One PUT /v2/<repo>/manifests/<ref>; everything but the results borrowed from the caller. */
 struct reg_put {

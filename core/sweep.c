@@ -7,7 +7,10 @@
 #include <time.h>
 
 #include "dispatch.h"
+#include "graph.h"
+#include "host.h"
 #include "http.h"
+#include "journal.h"
 #include "loader.h"
 #include "log.h"
 #include "pattern.h"
@@ -38,10 +41,10 @@ const char *sweep_url(const struct sweep_opts *o, const struct stack *s, struct 
 }
 
 int sweep_connect(const char *url, int concurrency, const struct net_opts *net,
-		  int want_delete, struct registry **out, struct rs_err *e)
+		  unsigned want, struct registry **out, struct rs_err *e)
 {
 	struct registry_opts ro = {
-		.url = url, .concurrency = concurrency, .net = net, .want_delete = want_delete};
+		.url = url, .concurrency = concurrency, .net = net, .want = want};
 
 	*out = registry_open(&ro, e);
 	if (!*out)
@@ -61,10 +64,31 @@ static int wanted(const struct stack *s, const char *repo)
 	return !(s->exclude && pattern_match(s->exclude, repo));
 }
 
-/* Every image fact any policy module asks for; the digest is always needed to delete. */
+int sweep_select(struct registry *reg, const struct stack *s, char ***names, size_t *count,
+		 size_t *listed, struct rs_err *e)
+{
+	size_t kept = 0;
+
+	if (registry_catalog(reg, names, count, e))
+		return -1;
+	for (size_t i = 0; i < *count; i++) {
+		if (wanted(s, (*names)[i]))
+			(*names)[kept++] = (*names)[i];
+		else
+			free((*names)[i]);
+	}
+	log_msg(RS_LOG_DEBUG, "%zu of %zu repositories selected", kept, *count);
+	if (listed)
+		*listed = *count;
+	*count = kept;
+	return 0;
+}
+
+/* Every image fact any policy module asks for; the digest is always needed to delete, and
+ * the graph to know what else goes with it. */
 static unsigned stack_needs(const struct stack *s)
 {
-	unsigned needs = RS_NEED_DIGEST;
+	unsigned needs = RS_NEED_DIGEST | REG_NEED_GRAPH;
 
 	for (size_t i = 0; i < s->policy_count; i++)
 		needs |= s->policy[i].desc->needs;
@@ -94,21 +118,28 @@ static void keep_all(struct plan_repo *pr, const struct reg_repo *rr, const char
 			     xasprintf("repository left untouched: %s", why));
 }
 
-/* Runs every policy module over the repository, then the PAM walk per tag. */
+/* Runs every policy module over the repository's images (referrers are not images: they
+ * follow their subject), then the PAM walk per image, then the graph settles the rest. */
 static void decide_repo(struct stack *s, const struct reg_repo *rr, int64_t now,
 			struct plan_repo *pr)
 {
-	size_t n = rr->count, m = s->policy_count;
-	struct rs_image *imgs = xcalloc(n, sizeof(*imgs));
-	struct rs_decision *dec = xcalloc(n * m, sizeof(*dec));
+	size_t m = s->policy_count, n = 0;
+	struct rs_image *imgs = xcalloc(rr->count, sizeof(*imgs));
+	size_t *index = xcalloc(rr->count, sizeof(*index)); /* imgs[k] is rr->images[index[k]] */
+	char **subjects = xcalloc(rr->count, sizeof(*subjects));
+	struct rs_decision *dec = NULL;
 	int(*actions)[RS_VERDICT_MAX] = xcalloc(m, sizeof(*actions));
 	enum rs_verdict *verdicts = xcalloc(m, sizeof(*verdicts));
-	struct rs_repo_view view = {.name = rr->name, .images = imgs, .count = n, .now = now};
+	struct rs_repo_view view = {.name = rr->name, .images = imgs, .now = now};
 
-	for (size_t k = 0; k < n; k++) {
-		const struct reg_image *ri = &rr->images[k];
+	for (size_t i = 0; i < rr->count; i++) {
+		const struct reg_image *ri = &rr->images[i];
 
-		imgs[k] = (struct rs_image){.tag = ri->tag,
+		subjects[i] = graph_subject(rr, ri);
+		if (subjects[i])
+			continue;
+		index[n] = i;
+		imgs[n++] = (struct rs_image){.tag = ri->tag,
 					    .digest = ri->digest,
 					    .media_type = ri->media_type,
 					    .created = ri->created,
@@ -116,6 +147,8 @@ static void decide_repo(struct stack *s, const struct reg_repo *rr, int64_t now,
 					    .labels = ri->labels,
 					    .label_count = ri->label_count};
 	}
+	view.count = n;
+	dec = xcalloc(n * m + 1, sizeof(*dec));
 	for (size_t i = 0; i < m; i++) {
 		struct stack_entry *en = &s->policy[i];
 
@@ -130,8 +163,15 @@ static void decide_repo(struct stack *s, const struct reg_repo *rr, int64_t now,
 			goto out;
 		}
 	}
-	pr->tag_count = n;
-	pr->tags = xcalloc(n, sizeof(*pr->tags));
+	pr->tag_count = rr->count;
+	pr->tags = xcalloc(rr->count, sizeof(*pr->tags));
+	for (size_t i = 0; i < rr->count; i++) {
+		if (subjects[i]) {
+			plan_tag_set(&pr->tags[i], &rr->images[i], RS_KEEP, NULL);
+			pr->tags[i].subject = subjects[i];
+			subjects[i] = NULL;
+		}
+	}
 	for (size_t k = 0; k < n; k++) {
 		struct dispatch_result res;
 		char *reason;
@@ -144,13 +184,17 @@ static void decide_repo(struct stack *s, const struct reg_repo *rr, int64_t now,
 		else
 			reason = xasprintf("%s: %s", s->policy[res.decided_by].desc->name,
 					   dec[(size_t)res.decided_by * n + k].reason);
-		plan_tag_set(&pr->tags[k], &rr->images[k], res.verdict, reason);
+		plan_tag_set(&pr->tags[index[k]], &rr->images[index[k]], res.verdict, reason);
 	}
-	plan_group_digests(pr);
+	graph_settle(pr, rr);
 out:
+	for (size_t i = 0; i < rr->count; i++)
+		free(subjects[i]);
+	free(subjects);
 	free(verdicts);
 	free(actions);
 	free(dec);
+	free(index);
 	free(imgs);
 }
 
@@ -174,7 +218,7 @@ int sweep_plan(const struct sweep_opts *o, struct stack *s, struct registry *reg
 	const char *url = sweep_url(o, s, e);
 	struct reg_scan scan = {0};
 	char **names = NULL;
-	size_t count = 0, kept = 0;
+	size_t count = 0, listed = 0;
 	int rc = -1;
 
 	memset(out, 0, sizeof(*out));
@@ -186,27 +230,22 @@ int sweep_plan(const struct sweep_opts *o, struct stack *s, struct registry *reg
 	out->created = (int64_t)time(NULL);
 	out->guards = (struct plan_guards){.max_delete_percent = s->max_delete_percent,
 					   .min_keep = s->min_keep};
-	if (registry_catalog(reg, &names, &count, e))
+	if (sweep_select(reg, s, &names, &count, &listed, e))
 		goto out;
-	for (size_t i = 0; i < count; i++) {
-		if (wanted(s, names[i]))
-			names[kept++] = names[i];
-		else
-			free(names[i]);
-	}
-	log_msg(RS_LOG_DEBUG, "%zu of %zu repositories selected", kept, count);
-	count = kept;
 	if (registry_scan(reg, names, count, stack_needs(s), &scan, e))
 		goto out;
 	for (size_t i = 0; i < scan.count; i++) {
 		const struct reg_repo *rr = &scan.repos[i];
 		struct plan_repo *pr = plan_add_repo(out, rr->name);
 
-		if (rr->error)
+		if (rr->error) {
 			keep_all(pr, rr, rr->error);
-		else
+		} else {
 			decide_repo(s, rr, out->created, pr);
+			graph_attach_bodies(pr, rr);
+		}
 	}
+	graph_estimate(out, &scan, count < listed);
 	plan_check_guards(out);
 	log_msg(RS_LOG_DEBUG, "scan: %zu requests", registry_requests(reg));
 	rc = 0;
@@ -285,6 +324,85 @@ static char *changed_since_plan(const struct plan_deletion *d, const struct reg_
 	return NULL;
 }
 
+static struct plan_deletion *find_deletion(struct plan_repo *r, const char *digest)
+{
+	for (size_t k = 0; k < r->deletion_count; k++)
+		if (strcmp(r->deletions[k].digest, digest) == 0)
+			return &r->deletions[k];
+	return NULL;
+}
+
+/* Skips every deletion a manifest that stays references: an index pushed since the plan,
+ * or one whose own deletion was skipped (and so on down). */
+static void skip_referenced(struct plan_repo *r, const struct reg_repo *now)
+{
+	struct strmap going = {0};
+	size_t skipped;
+	int fresh;
+
+	do {
+		skipped = 0;
+		strmap_free(&going);
+		for (size_t k = 0; k < r->deletion_count; k++)
+			if (!r->deletions[k].skipped)
+				*strmap_slot(&going, r->deletions[k].digest, &fresh) = r->deletions[k].digest;
+		for (size_t m = 0; m < now->manifest_count; m++) {
+			const struct reg_manifest *parent = &now->manifests[m];
+
+			if (strmap_get(&going, parent->digest))
+				continue;
+			for (size_t c = 0; c < parent->child_count; c++) {
+				struct plan_deletion *d = strmap_get(&going, parent->children[c])
+								  ? find_deletion(r, parent->children[c])
+								  : NULL;
+
+				if (d && !d->skipped) {
+					d->skipped = xasprintf("index %s, which stays, references it",
+							       parent->digest);
+					skipped++;
+				}
+			}
+		}
+	} while (skipped);
+	strmap_free(&going);
+}
+
+/* Reads by digest the manifests the tags no longer lead to (the journal needs their bytes);
+ * one already gone is done. */
+static void fetch_missing_bodies(struct registry *reg, struct plan *p)
+{
+	struct reg_get *gets = NULL;
+	struct plan_deletion **of = NULL;
+	size_t n = 0;
+
+	for (size_t i = 0; i < p->repo_count; i++) {
+		struct plan_repo *r = &p->repos[i];
+
+		for (size_t k = 0; k < r->deletion_count; k++) {
+			if (!pending(r, &r->deletions[k]) || r->deletions[k].body)
+				continue;
+			gets = xrealloc(gets, (n + 1) * sizeof(*gets));
+			of = xrealloc(of, (n + 1) * sizeof(*of));
+			gets[n] = (struct reg_get){.repo = r->name, .digest = r->deletions[k].digest};
+			of[n++] = &r->deletions[k];
+		}
+	}
+	registry_get_manifests(reg, gets, n);
+	for (size_t i = 0; i < n; i++) {
+		of[i]->body = gets[i].body;
+		of[i]->body_len = gets[i].body_len;
+		if (gets[i].http_status == 404) {
+			of[i]->done = 1;
+			log_msg(RS_LOG_INFO, "%s@%s: already gone", gets[i].repo, of[i]->digest);
+		} else if (!gets[i].body) {
+			of[i]->skipped = xasprintf("its manifest could not be read for the journal: %s",
+						   gets[i].error);
+		}
+	}
+	free(of);
+	free(gets);
+}
+
 static void skip_repo(struct plan_repo *r, const char *why)
 {
 	for (size_t k = 0; k < r->deletion_count; k++)
@@ -307,7 +425,7 @@ static void verify_plan(struct registry *reg, struct plan *p)
 			names[n++] = p->repos[i].name;
 		}
 	}
-	if (n && registry_scan(reg, names, n, RS_NEED_DIGEST, &scan, &e)) {
+	if (n && registry_scan(reg, names, n, RS_NEED_DIGEST | REG_NEED_GRAPH, &scan, &e)) {
 		char *why = xasprintf("could not re-resolve tags: %s", e.msg);
 
 		for (size_t i = 0; i < n; i++)
@@ -333,21 +451,103 @@ static void verify_plan(struct registry *reg, struct plan *p)
 			struct plan_deletion *d = &repos[i]->deletions[k];
 
 			d->skipped = changed_since_plan(d, now, order);
-			if (d->skipped)
-				log_msg(RS_LOG_WARN, "%s@%s skipped: %s", repos[i]->name, d->digest,
-					d->skipped);
 		}
+		skip_referenced(repos[i], now);
+		for (size_t k = 0; k < repos[i]->deletion_count; k++)
+			if (repos[i]->deletions[k].skipped)
+				log_msg(RS_LOG_WARN, "%s@%s skipped: %s", repos[i]->name,
+					repos[i]->deletions[k].digest, repos[i]->deletions[k].skipped);
+		graph_attach_bodies(repos[i], now);
 		free(order);
 	}
 	registry_scan_free(&scan);
+	fetch_missing_bodies(reg, p);
 	free(repos);
 	free(names);
 }
 
-size_t sweep_apply(struct plan *p, struct registry *reg, int verify)
+/* One deletion chosen for the next batch. */
+struct sending {
+	struct plan_repo *repo;
+	struct plan_deletion *d;
+};
+
+/* Whether d goes in this round: 1 yes, 0 not yet (what it follows is not settled), -1
+ * never (marked skipped). */
+static int ready(struct plan_repo *r, struct plan_deletion *d, int journaling)
 {
-	struct reg_delete *dels;
-	size_t n = 0, total = 0, failed;
+	const struct plan_deletion *f;
+
+	if (!pending(r, d) || d->done || d->error)
+		return -1;
+	if (d->follows) {
+		f = find_deletion(r, d->follows);
+		if (f && !f->done && !f->error && !f->skipped)
+			return 0;
+		if (!f || !f->done) {
+			d->skipped = xasprintf("%s, which it follows, was not deleted", d->follows);
+			return -1;
+		}
+	}
+	if (journaling && !d->body) {
+		d->skipped = xstrdup("its manifest could not be read for the journal");
+		return -1;
+	}
+	return 1;
+}
+
+/* Journals the batch and syncs it; on failure nothing of it may be sent. */
+static int journal_batch(struct journal *journal, const struct plan *p,
+			 const struct sending *batch, size_t n, struct rs_err *e)
+{
+	for (size_t i = 0; i < n; i++) {
+		const struct plan_deletion *d = batch[i].d;
+		struct journal_entry en = {.registry = p->registry,
+					   .repo = batch[i].repo->name,
+					   .digest = d->digest,
+					   .media_type = d->media_type,
+					   .tags = (const char *const *)d->tags,
+					   .tag_count = d->tag_count,
+					   .body = d->body,
+					   .body_len = d->body_len};
+
+		if (journal_append(journal, &en, e))
+			return -1;
+	}
+	return journal_sync(journal, e);
+}
+
+/* Sends one batch of DELETEs and records the results; returns how many failed. */
+static size_t send_batch(struct registry *reg, struct sending *batch, size_t n)
+{
+	struct reg_delete *dels = xcalloc(n, sizeof(*dels));
+	size_t failed;
+
+	for (size_t i = 0; i < n; i++)
+		dels[i] = (struct reg_delete){.repo = batch[i].repo->name,
+					      .digest = batch[i].d->digest};
+	failed = registry_delete(reg, dels, n);
+	for (size_t i = 0; i < n; i++) {
+		struct plan_deletion *d = batch[i].d;
+
+		d->done = dels[i].ok;
+		/* Not sent because of a signal: "not attempted", not a failure. */
+		if (!dels[i].ok && http_interrupted() && dels[i].http_status == 0) {
+			failed--;
+		} else if (!dels[i].ok) {
+			d->error = xstrdup(dels[i].error);
+			log_msg(RS_LOG_ERROR, "%s@%s: %s", batch[i].repo->name, d->digest, d->error);
+		}
+	}
+	free(dels);
+	return failed;
+}
+
+size_t sweep_apply(struct plan *p, struct registry *reg, int verify, struct journal *journal)
+{
+	struct sending *batch;
+	struct rs_err e = {{0}};
+	size_t total = 0, failed = 0;
 
 	for (size_t i = 0; i < p->repo_count; i++)
 		if (!p->repos[i].error)
@@ -356,44 +556,97 @@ size_t sweep_apply(struct plan *p, struct registry *reg, int verify)
 		return 0;
 	if (verify)
 		verify_plan(reg, p);
-	dels = xcalloc(total, sizeof(*dels));
-	for (size_t i = 0; i < p->repo_count; i++) {
-		const struct plan_repo *r = &p->repos[i];
+	batch = xcalloc(total, sizeof(*batch));
+	/* Rounds: what follows a deletion (an index's children, a subject's referrers) goes
+	 * only once that deletion is done. */
+	while (!http_interrupted()) {
+		size_t n = 0;
 
-		for (size_t k = 0; k < r->deletion_count; k++)
-			if (pending(r, &r->deletions[k]))
-				dels[n++] = (struct reg_delete){.repo = r->name,
-								.digest = r->deletions[k].digest};
-	}
-	failed = registry_delete(reg, dels, n);
-	n = 0;
-	for (size_t i = 0; i < p->repo_count; i++) {
-		struct plan_repo *r = &p->repos[i];
+		for (size_t i = 0; i < p->repo_count; i++) {
+			struct plan_repo *r = &p->repos[i];
 
-		for (size_t k = 0; k < r->deletion_count; k++) {
-			struct plan_deletion *d = &r->deletions[k];
-
-			if (!pending(r, d))
-				continue;
-			d->done = dels[n].ok;
-			/* Not sent because of a signal: "not attempted", not a failure. */
-			if (!dels[n].ok && http_interrupted() && dels[n].http_status == 0) {
-				failed--;
-			} else if (!dels[n].ok) {
-				d->error = xstrdup(dels[n].error);
-				log_msg(RS_LOG_ERROR, "%s@%s: %s", r->name, d->digest, d->error);
-			}
-			n++;
+			for (size_t k = 0; k < r->deletion_count; k++)
+				if (ready(r, &r->deletions[k], journal != NULL) == 1)
+					batch[n++] = (struct sending){r, &r->deletions[k]};
 		}
+		if (n == 0)
+			break;
+		if (journal && journal_batch(journal, p, batch, n, &e)) {
+			log_msg(RS_LOG_ERROR, "%s: nothing more is deleted", e.msg);
+			for (size_t i = 0; i < n; i++)
+				batch[i].d->error = xasprintf("not sent: %s", e.msg);
+			failed += n;
+			break;
+		}
+		failed += send_batch(reg, batch, n);
 	}
-	free(dels);
+	free(batch);
 	return failed;
 }
 
-int sweep_after(struct stack *s, const struct plan *p, int dry_run, struct rs_err *e)
+struct kept_check {
+	const struct plan *plan;
+	struct registry *reg;
+};
+
+/* host->verify_kept: every kept tag still resolves, and its manifest, children and blobs
+ * all answer 200. */
+static int verify_kept(void *arg, char *err, size_t errlen)
+{
+	const struct kept_check *kc = arg;
+	const struct plan *p = kc->plan;
+	char **names = xcalloc(p->repo_count + 1, sizeof(char *));
+	const struct plan_repo **repos = xcalloc(p->repo_count + 1, sizeof(*repos));
+	struct reg_scan scan = {0};
+	struct rs_err e = {{0}};
+	size_t n = 0, tags = 0;
+
+	for (size_t i = 0; i < p->repo_count; i++) {
+		repos[n] = &p->repos[i];
+		names[n++] = p->repos[i].name;
+	}
+	if (n && registry_scan(kc->reg, names, n,
+			       RS_NEED_DIGEST | REG_NEED_GRAPH | REG_NEED_BLOBS, &scan, &e))
+		goto out;
+	for (size_t i = 0; i < scan.count && !err_isset(&e); i++) {
+		const struct reg_repo *now = &scan.repos[i];
+
+		if (now->error) {
+			err_set(&e, "%s", now->error);
+			break;
+		}
+		for (size_t k = 0; k < repos[i]->tag_count && !err_isset(&e); k++) {
+			const struct plan_tag *t = &repos[i]->tags[k];
+			size_t j = 0;
+
+			if (t->verdict != RS_KEEP)
+				continue;
+			while (j < now->count && strcmp(now->images[j].tag, t->tag))
+				j++;
+			if (j == now->count)
+				err_set(&e, "%s:%s: the tag no longer resolves", now->name, t->tag);
+			tags++;
+		}
+	}
+out:
+	if (!err_isset(&e))
+		log_msg(RS_LOG_INFO, "checked %zu kept tags: manifests, children and blobs all "
+				     "answer 200", tags);
+	else
+		snprintf(err, errlen, "%s", e.msg);
+	registry_scan_free(&scan);
+	free(repos);
+	free(names);
+	return err_isset(&e) ? -1 : 0;
+}
+
+int sweep_after(struct stack *s, const struct plan *p, struct registry *reg, int dry_run,
+		struct rs_err *e)
 {
 	struct plan_totals t;
 	struct rs_run_summary sum;
+	struct kept_check kc = {p, reg};
+	int rc = 0;
 
 	plan_totals(p, &t);
 	sum = (struct rs_run_summary){.registry = p->registry,
@@ -401,16 +654,20 @@ int sweep_after(struct stack *s, const struct plan *p, int dry_run, struct rs_er
 				      .repositories = t.repos,
 				      .tags_deleted = t.done_tags,
 				      .manifests_deleted = t.done,
-				      .requests_failed = t.failed};
-	for (size_t i = 0; i < s->after_count; i++) {
+				      .requests_failed = t.failed,
+				      .reclaimable_bytes = p->reclaimable_bytes,
+				      .reclaimable_upper_bound = p->reclaimable_upper_bound};
+	host_set_verifier(verify_kept, &kc);
+	for (size_t i = 0; i < s->after_count && rc == 0; i++) {
 		struct stack_entry *en = &s->after[i];
 		char msg[400] = "";
 
 		if (en->desc->after(&en->ctx, en->state, &sum, msg, sizeof(msg)) != RS_OK) {
 			err_set(e, "%s: %s: %s", en->location, en->desc->name,
 				msg[0] ? msg : "failed");
-			return -1;
+			rc = -1;
 		}
 	}
-	return 0;
+	host_set_verifier(NULL, NULL);
+	return rc;
 }

@@ -34,27 +34,41 @@ const char *sweep_url(const struct sweep_opts *o, const struct stack *s, struct 
 
 struct registry;
 
-/* Opens a client for url with these connection settings and checks that the registry
- * answers.  Returns 0 with *out owned by the caller (registry_close), or an exit code with
+/* Opens a client for url with these connection settings (want: AUTH_WANT_* bits for
+ * token scopes) and checks that the registry answers.  Returns 0 with *out owned by the caller (registry_close), or an exit code with
  * e set: SWEEP_EXIT_USAGE when the settings themselves are unusable (a password file
  * others may read, a missing variable), SWEEP_EXIT_FAILED when the registry cannot be
  * reached or refuses the credentials.  Nothing is deleted either way. */
 int sweep_connect(const char *url, int concurrency, const struct net_opts *net,
-		  int want_delete, struct registry **out, struct rs_err *e);
+		  unsigned want, struct registry **out, struct rs_err *e);
+
+/* The catalog's repositories that the stack's `repositories` include / exclude select:
+ * *names is a caller-owned array of *count caller-owned strings; *listed (may be NULL)
+ * gets the catalog's size.  0, or -1 with e set when the catalog cannot be listed. */
+int sweep_select(struct registry *reg, const struct stack *s, char ***names, size_t *count,
+		 size_t *listed, struct rs_err *e);
 
 /* Scan the registry through reg and build the plan into *out (caller-owned, plan_free).
  * Read-only.  Returns 0, or -1 with e set when the registry could not be listed at all. */
 int sweep_plan(const struct sweep_opts *o, struct stack *s, struct registry *reg,
 	       struct plan *out, struct rs_err *e);
 
+struct journal;
+
 /* Send the plan's DELETEs through reg (repositories with an error are skipped) and record
  * results in the plan.  With verify, first re-resolve every tag of the affected
- * repositories and skip (plan_deletion.skipped) each deletion whose digest gained a tag or
- * whose tags moved since the plan.  Returns the number of failed deletions. */
-size_t sweep_apply(struct plan *p, struct registry *reg, int verify);
+ * repositories and skip (plan_deletion.skipped) each deletion whose digest gained a tag,
+ * whose tags moved, or that an index the plan keeps now references.  A deletion that
+ * follows another (an index child, a referrer) is sent only after that one is done.  With
+ * a journal (borrowed), each batch is journaled and synced before it is sent, and a
+ * deletion whose manifest bytes are unknown is skipped.  Returns the number of failed
+ * deletions. */
+size_t sweep_apply(struct plan *p, struct registry *reg, int verify, struct journal *journal);
 
-/* Run the after-steps in order, told whether this was a dry run.  Returns 0, or -1 with
+/* Run the after-steps in order, told whether this was a dry run; reg (borrowed) serves
+ * their host->verify_kept.  Returns 0, or -1 with
  * "file:line: module: what" in e at the first that fails. */
-int sweep_after(struct stack *s, const struct plan *p, int dry_run, struct rs_err *e);
+int sweep_after(struct stack *s, const struct plan *p, struct registry *reg, int dry_run,
+		struct rs_err *e);
 
 #endif

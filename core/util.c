@@ -311,3 +311,89 @@ void util_sha256(const void *data, size_t len, char out[UTIL_SHA256_LEN])
 	for (unsigned int i = 0; i < mdlen; i++)
 		snprintf(out + 7 + 2 * i, 3, "%02x", md[i]);
 }
+
+struct strmap_slot {
+	const char *key;
+	void *value;
+	size_t hash;
+};
+
+static size_t strmap_hash(const char *key)
+{
+	size_t h = 2166136261u; /* FNV-1a */
+
+	for (const unsigned char *p = (const unsigned char *)key; *p; p++)
+		h = (h ^ *p) * 16777619u;
+	return h;
+}
+
+static struct strmap_slot *strmap_find(const struct strmap *m, const char *key, size_t hash)
+{
+	size_t i = hash & (m->size - 1);
+
+	for (; m->slots[i].key; i = (i + 1) & (m->size - 1))
+		if (m->slots[i].hash == hash && strcmp(m->slots[i].key, key) == 0)
+			break;
+	return &m->slots[i];
+}
+
+void **strmap_slot(struct strmap *m, const char *key, int *fresh)
+{
+	size_t hash = strmap_hash(key);
+	struct strmap_slot *s;
+
+	if ((m->count + 1) * 2 > m->size) {
+		struct strmap bigger = {xcalloc(m->size ? m->size * 2 : 64, sizeof(*s)),
+					m->size ? m->size * 2 : 64, m->count};
+
+		for (size_t i = 0; i < m->size; i++)
+			if (m->slots[i].key)
+				*strmap_find(&bigger, m->slots[i].key, m->slots[i].hash) = m->slots[i];
+		free(m->slots);
+		*m = bigger;
+	}
+	s = strmap_find(m, key, hash);
+	*fresh = !s->key;
+	if (!s->key) {
+		*s = (struct strmap_slot){key, NULL, hash};
+		m->count++;
+	}
+	return &s->value;
+}
+
+void *strmap_get(const struct strmap *m, const char *key)
+{
+	return m->size ? strmap_find(m, key, strmap_hash(key))->value : NULL;
+}
+
+void strmap_free(struct strmap *m)
+{
+	free(m->slots);
+	memset(m, 0, sizeof(*m));
+}
+
+void util_format_size(int64_t bytes, char *out, size_t outlen)
+{
+	static const char *const units[] = {"KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+	double v = (double)bytes / 1024;
+	size_t u = 0;
+
+	if (bytes < 1024) {
+		snprintf(out, outlen, "%lld B", (long long)bytes);
+		return;
+	}
+	/* Move up while one decimal would round to 1024.0 of this unit. */
+	while (v >= 1023.95 && u + 1 < sizeof(units) / sizeof(units[0])) {
+		v /= 1024;
+		u++;
+	}
+	snprintf(out, outlen, "%.1f %s", v, units[u]);
+}
+
+int util_printable(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < ' ' || *s == 0x7f)
+			return 0;
+	return 1;
+}

@@ -64,4 +64,25 @@ void util_sha256(const void *data, size_t len, char out[UTIL_SHA256_LEN]);
 /* Tags as the distribution spec has them: [A-Za-z0-9_][A-Za-z0-9_.-]{0,127}. */
 int util_valid_tag(const char *tag);
 
+/* 1 when s holds no control character (it may go into a header line or a log). */
+int util_printable(const char *s);
+
+#define UTIL_SIZE_LEN 16 /* "1023.9 KiB", up to "8.0 EiB", with NUL */
+
+/* bytes (>= 0) as "512 B", "4.8 MiB" (binary units, one decimal) into out. */
+void util_format_size(int64_t bytes, char *out, size_t outlen);
+
+/* A hash map from strings to pointers, for sets of digests.  Keys are borrowed: they must
+ * outlive the map.  Zero-initialise; release with strmap_free (values are not freed). */
+struct strmap {
+	struct strmap_slot *slots; /* open addressing; size a power of two, at most half full */
+	size_t size, count;
+};
+
+/* The value slot of key, made (holding NULL, *fresh = 1) when key is new. */
+void **strmap_slot(struct strmap *m, const char *key, int *fresh);
+/* key's value, NULL when absent. */
+void *strmap_get(const struct strmap *m, const char *key);
+void strmap_free(struct strmap *m);
+
 #endif

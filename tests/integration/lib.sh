@@ -130,6 +130,18 @@ reg_status() {
 	echo
 }
 
+# reg_manifest REPO REF: the manifest's body, asked for with every Accept type; fails
+# unless the registry answers 200.
+reg_manifest() {
+	_reg_curl --fail -H "Accept: $REG_ACCEPT" "$REG_URL/v2/$1/manifests/$2"
+}
+
+# reg_blob_status REPO DIGEST: HTTP status of a HEAD on the blob (000: no answer).
+reg_blob_status() {
+	_reg_curl --head -o /dev/null -w '%{http_code}' "$REG_URL/v2/$1/blobs/$2" || true
+	echo
+}
+
 # ---------------------------------------------------------------------------------------
 # TLS, authentication, restarts on the same storage, and the helper servers in tests/tools
 # (a token server and a fault-injecting proxy, both Python run by /usr/bin/python3).
@@ -330,7 +342,9 @@ reg_start_with() {
 	REG_ROOT=$REG_DIR/storage
 	REG_CONFIG=$REG_DIR/config.yml
 	REG_LOG=$REG_DIR/registry.log
-	export REG_DIR REG_ROOT REG_CONFIG REG_LOG
+	# Default journals land with the test, not in the home directory.
+	XDG_STATE_HOME=$REG_DIR/state
+	export REG_DIR REG_ROOT REG_CONFIG REG_LOG XDG_STATE_HOME
 	_reg_launch
 }
 

@@ -28,7 +28,7 @@ pw_ci="ci-$(openssl rand -hex 12)"
 pw_reader="rd-$(openssl rand -hex 12)"
 users=$REG_DIR/users
 cat >"$users" <<USERS
-ci     $pw_ci      repository:*:pull,delete  registry:catalog:*
+ci     $pw_ci      repository:*:pull,push,delete  registry:catalog:*
 reader $pw_reader  repository:*:pull         registry:catalog:*
 USERS
 for u in ci reader wrong; do
@@ -122,7 +122,7 @@ assert_eq "$reader_deletes" "$(reg_delete_count)" "DELETE requests after plan"
 # --- run: one merged scope per repository, one token request each ----------------------------
 
 t0=$(wc -l <"$TOKEN_LOG")
-expect_rc 0 "$REG_DIR/run" "${RS[@]}" run -v -c "$s"
+expect_rc 0 "$REG_DIR/run" "${RS[@]}" run -v -c "$s" --journal "$REG_DIR/run.jsonl"
 for r in $repos; do
 	assert_eq "repository:$r:pull,delete" "$(scopes_for "$t0" "$r")" "run's token requests for $r"
 done
@@ -132,6 +132,20 @@ assert_eq 0 "$(token_lines_since "$t0" | awk -F'\t' '$4 != 200' | wc -l)" "refus
 no_secret "$REG_DIR/run.out" "$REG_DIR/run.err"
 assert_eq 3 "$(reg_delete_status_count 202)" "DELETEs answered 202"
 assert_eq $((reader_deletes + 3)) "$(reg_delete_count)" "DELETE requests after run"
+
+# --- undo asks for push on the repositories it puts manifests back into ----------------------
+
+t0=$(wc -l <"$TOKEN_LOG")
+expect_rc 0 "$REG_DIR/undo" "${RS[@]}" undo "$REG_DIR/run.jsonl" -c "$s"
+assert_eq "restored 3 manifests (3 tags) from $REG_DIR/run.jsonl" "$(cat "$REG_DIR/undo.out")" \
+	"undo with tokens"
+for r in tok/app tok/lib; do
+	assert_eq "repository:$r:pull,push" "$(scopes_for "$t0" "$r" | sort -u)" "undo's scope for $r"
+done
+no_secret "$REG_DIR/undo.out" "$REG_DIR/undo.err"
+# The same three manifests are back, so the same run deletes them again.
+expect_rc 0 "$REG_DIR/rerun" "${RS[@]}" run -c "$s" --journal "$REG_DIR/rerun.jsonl"
+assert_eq 6 "$(reg_delete_status_count 202)" "DELETEs answered 202 after the second run"
 
 # --- a token the registry refuses is fetched again, once -------------------------------------
 
@@ -168,5 +182,5 @@ reg_restart_with
 assert_eq "a3 a4" "$(tags_line tok/app)" "tags left in tok/app"
 assert_eq "l2 l3" "$(tags_line tok/lib)" "tags left in tok/lib"
 assert_eq "k1 k2" "$(tags_line tok/keep)" "tags left in tok/keep"
-assert_eq 3 "$(reg_delete_status_count 202)" "DELETEs answered 202 in all"
+assert_eq 6 "$(reg_delete_status_count 202)" "DELETEs answered 202 in all (run, and run again after undo)"
 echo "PASS: auth token"

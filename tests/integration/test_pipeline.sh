@@ -41,8 +41,16 @@ STACK
 "$REGSWEEP" plan -c "$stack" -o "$REG_DIR/plan.json" -v >"$REG_DIR/plan.txt"
 assert_eq 0 "$(reg_delete_count)" "DELETE requests after plan"
 plan=$(cat "$REG_DIR/plan.txt")
-assert_contains "$plan" "total: 2 repositories, 12 tags, 6 kept, 6 to delete, 6 manifests to delete" \
+# The old index takes its two untagged children with it: 6 tags, 8 manifests.
+assert_contains "$plan" "total: 2 repositories, 12 tags, 6 kept, 6 to delete, 8 manifests to delete" \
 	"plan totals"
+multi=$(reg_digest team/api multi)
+assert_eq 2 "$(grep -c "^  delete team/api@sha256:[0-9a-f]*  child of deleted index $multi\$" \
+	"$REG_DIR/plan.txt")" "children of the deleted index in the plan"
+children=$(python3 -c 'import json,sys
+for r in json.load(open(sys.argv[1]))["repositories"]:
+    for d in r["deletions"]:
+        if d.get("follows"): print(d["digest"])' "$REG_DIR/plan.json")
 assert_contains "$plan" "keep   team/api:latest  regex: " "regex decides latest"
 assert_contains "$plan" "keep   team/api:fresh-multi  keep_last: " "index ranks by newest child"
 assert_contains "$plan" "delete team/api:multi  keep_last: rank 4 of 9 by created" \
@@ -51,11 +59,14 @@ assert_contains "$plan" "keep   team/api:b5  age: " "a young image outside the n
 
 "$REGSWEEP" run -c "$stack" --dry-run >"$REG_DIR/dry.txt"
 assert_eq 0 "$(reg_delete_count)" "DELETE requests after run --dry-run"
-assert_contains "$(cat "$REG_DIR/dry.txt")" "6 manifests to delete" "dry run shows the plan"
+assert_contains "$(cat "$REG_DIR/dry.txt")" "8 manifests to delete" "dry run shows the plan"
 
 "$REGSWEEP" apply "$REG_DIR/plan.json" >"$REG_DIR/apply.txt"
-assert_contains "$(cat "$REG_DIR/apply.txt")" "deleted 6 of 6 manifests (6 tags)" "apply summary"
-assert_eq 6 "$(reg_delete_count)" "DELETE requests after apply"
+assert_contains "$(cat "$REG_DIR/apply.txt")" "deleted 8 of 8 manifests (6 tags)" "apply summary"
+assert_eq 8 "$(reg_delete_count)" "DELETE requests after apply"
+for c in $children; do
+	assert_eq 404 "$(reg_status team/api "$c")" "deleted child $c"
+done
 assert_eq "b5 fresh-multi latest v1.0" "$(reg_tags team/api | tr '\n' ' ' | sed 's/ $//')" \
 	"team/api tags left"
 assert_eq "w2 w3" "$(reg_tags team/web | tr '\n' ' ' | sed 's/ $//')" "team/web tags left"
@@ -63,5 +74,5 @@ assert_eq "old older" "$(reg_tags base/os | tr '\n' ' ' | sed 's/ $//')" "exclud
 
 # Applying the same plan again: every manifest is already gone, which counts as done.
 "$REGSWEEP" apply "$REG_DIR/plan.json" >"$REG_DIR/apply2.txt"
-assert_contains "$(cat "$REG_DIR/apply2.txt")" "deleted 6 of 6 manifests" "second apply"
+assert_contains "$(cat "$REG_DIR/apply2.txt")" "deleted 8 of 8 manifests" "second apply"
 echo "PASS: pipeline"

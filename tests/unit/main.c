@@ -46,6 +46,9 @@ int main(void)
 	suite_plan();
 	suite_modules();
 	suite_auth();
+	suite_report();
+	suite_graph();
+	suite_journal();
 	CU_basic_set_mode(CU_BRM_NORMAL);
 	CU_basic_run_tests();
 	failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();

@@ -101,6 +101,25 @@ static void test_names(void)
 	CU_ASSERT_FALSE(util_valid_digest("sha256:ab?x=1"));
 }
 
+static void test_format_size(void)
+{
+	char out[UTIL_SIZE_LEN];
+
+	util_format_size(0, out, sizeof(out));
+	CU_ASSERT_STRING_EQUAL(out, "0 B");
+	util_format_size(1023, out, sizeof(out));
+	CU_ASSERT_STRING_EQUAL(out, "1023 B");
+	util_format_size(1024, out, sizeof(out));
+	CU_ASSERT_STRING_EQUAL(out, "1.0 KiB");
+	util_format_size(5033165, out, sizeof(out));
+	CU_ASSERT_STRING_EQUAL(out, "4.8 MiB");
+	/* 1023.999 KiB would round to "1024.0 KiB" */
+	util_format_size(1048575, out, sizeof(out));
+	CU_ASSERT_STRING_EQUAL(out, "1.0 MiB");
+	util_format_size(INT64_MAX, out, sizeof(out));
+	CU_ASSERT_STRING_EQUAL(out, "8.0 EiB");
+}
+
 void suite_util(void)
 {
 	static const struct test_case cases[] = {
@@ -109,6 +128,7 @@ void suite_util(void)
 		{"format round trip", test_format_roundtrip},
 		{"first error wins", test_first_error_wins},
 		{"repository names and digests", test_names},
+		{"sizes for people", test_format_size},
 		{NULL, NULL},
 	};
 	tests_add_suite("util", cases);

@@ -23,5 +23,8 @@ void suite_loader(void);
 void suite_plan(void);
 void suite_modules(void);
 void suite_auth(void);
+void suite_report(void);
+void suite_graph(void);
+void suite_journal(void);
 
 #endif

@@ -1,0 +1,132 @@
+#!/usr/bin/env bash
+# `run --journal` records each manifest before its DELETE and `undo` puts every one back:
+# afterwards each tag names exactly the digest it named before, shared tags and both kinds
+# of index included, and every index child answers again; `apply --journal` likewise. A
+# dry run journals nothing; a journal edited after the fact, or missing, is refused (exit 2)
+# with nothing sent. A PUT answered 503, or cut off, is sent again with its body. A tag
+# pushed again since the deletion is left on its new image.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+reg_start
+trap 'proxy_stop; reg_stop' EXIT
+
+"$RS_SEED" "$REG_URL" >/dev/null <<'SPEC'
+image undo/app a1 2024-01-01T00:00:00Z
+image undo/app a2 2024-01-02T00:00:00Z
+image undo/app a3 2024-01-03T00:00:00Z oci
+image undo/app a4 2024-01-04T00:00:00Z
+image undo/app a5 2024-01-05T00:00:00Z
+tag undo/app a1-alias a1
+index undo/multi i1 2024-02-01T00:00:00Z 2024-02-01T01:00:00Z
+index undo/multi i2 2024-02-02T00:00:00Z 2024-02-02T01:00:00Z docker
+index undo/multi i3 2024-02-03T00:00:00Z 2024-02-03T01:00:00Z
+index undo/multi i4 2024-02-04T00:00:00Z 2024-02-04T01:00:00Z docker
+SPEC
+
+# "REPO TAG DIGEST" for every tag of both repositories.
+listing() {
+	local repo tag
+	for repo in undo/app undo/multi; do
+		for tag in $(reg_tags "$repo"); do
+			echo "$repo $tag $(reg_digest "$repo" "$tag")"
+		done
+	done
+}
+
+# The digests an index lists, one per line.
+children() {
+	curl --silent --noproxy '*' --max-time 30 -H "Accept: $REG_ACCEPT" \
+		"$REG_URL/v2/undo/multi/manifests/$1" |
+		grep -oE '"digest": *"sha256:[0-9a-f]{64}"' | grep -oE 'sha256:[0-9a-f]{64}'
+}
+
+before=$(listing)
+assert_eq 10 "$(wc -l <<<"$before")" "tags seeded"
+kids=$(for i in i1 i2 i3; do children "$(reg_digest undo/multi "$i")"; done)
+assert_eq 6 "$(wc -l <<<"$kids")" "children of the indexes that go"
+
+cat >"$REG_DIR/undo.stack" <<STACK
+registry = { url = "$REG_URL"; };
+repositories = { include = [ "^undo/" ]; };
+policy = ( { module = "keep_last"; control = "required"; args = { count = 1; }; } );
+guards = { max_delete_percent = 100; min_keep = 1; };
+STACK
+
+J=$REG_DIR/deleted.jsonl
+"$REGSWEEP" run -c "$REG_DIR/undo.stack" --dry-run --journal "$J" >/dev/null
+[[ ! -e $J ]] || fail "a dry run wrote a journal"
+
+"$REGSWEEP" run -c "$REG_DIR/undo.stack" --journal "$J" >"$REG_DIR/run.out" 2>"$REG_DIR/run.err"
+assert_contains "$(cat "$REG_DIR/run.out")" \
+	"journal: $J (regsweep undo $J restores what was deleted until the garbage collector runs)" \
+	"run names the journal"
+assert_eq "a5" "$(tags_line undo/app)" "undo/app after run"
+assert_eq "i4" "$(tags_line undo/multi)" "undo/multi after run"
+assert_eq 600 "$(stat -c %a "$J")" "journal mode"
+for d in $kids; do
+	assert_eq 404 "$(reg_status undo/multi "$d")" "child $d after run"
+done
+
+# Refused before anything is sent: a manifest edited in the journal, a missing journal.
+sed '1s/schemaVersion/schemaVersioN/' "$J" >"$REG_DIR/edited.jsonl"
+expect_rc 2 "$REG_DIR/edited" "$REGSWEEP" undo "$REG_DIR/edited.jsonl"
+assert_contains "$(cat "$REG_DIR/edited.err")" "$REG_DIR/edited.jsonl:1: " "edited line named"
+assert_contains "$(cat "$REG_DIR/edited.err")" "the manifest's bytes hash to" "edited: why"
+expect_rc 2 "$REG_DIR/missing" "$REGSWEEP" undo "$REG_DIR/no-such.jsonl"
+assert_eq "a5" "$(tags_line undo/app)" "undo/app after refused undos"
+
+"$REGSWEEP" undo "$J" >"$REG_DIR/undo.out" 2>"$REG_DIR/undo.err" ||
+	fail "undo failed: $(cat "$REG_DIR/undo.err")"
+assert_eq "restored 13 manifests (8 tags) from $J" "$(cat "$REG_DIR/undo.out")" "undo summary"
+assert_eq "$before" "$(listing)" "every tag back on its digest"
+for d in $kids; do
+	assert_eq 200 "$(reg_status undo/multi "$d")" "child $d after undo"
+done
+
+# Again: nothing changes, nothing fails.
+"$REGSWEEP" undo "$J" -c "$REG_DIR/undo.stack" >"$REG_DIR/again.out"
+assert_eq "restored 13 manifests (8 tags) from $J" "$(cat "$REG_DIR/again.out")" "second undo"
+assert_eq "$before" "$(listing)" "listing after a second undo"
+
+# Deleted once more by plan and apply, and put back through a proxy that fails the first
+# two PUTs.
+cat >"$REG_DIR/faults.json" <<'JSON'
+{"rules": [
+  {"name": "put-503", "method": "PUT", "count": 1, "status": 503},
+  {"name": "put-reset", "method": "PUT", "skip": 1, "count": 1, "reset": true}
+]}
+JSON
+proxy_start "$REG_DIR/faults.json"
+J2=$REG_DIR/proxied.jsonl
+"$REGSWEEP" plan -c "$REG_DIR/undo.stack" --registry "$PROXY_URL" -o "$REG_DIR/plan.json" >/dev/null
+"$REGSWEEP" apply "$REG_DIR/plan.json" --journal "$J2" --format json >"$REG_DIR/apply.out" \
+	2>"$REG_DIR/apply.err"
+assert_contains "$(cat "$REG_DIR/apply.err")" "journal: $J2 (regsweep undo $J2 restores" \
+	"apply --format json names the journal on stderr"
+"$RS_PYTHON" -m json.tool "$REG_DIR/apply.out" >/dev/null || fail "apply's stdout is not JSON"
+assert_eq "a5" "$(tags_line undo/app)" "undo/app after the apply"
+"$REGSWEEP" undo "$J2" >"$REG_DIR/proxied.out" 2>"$REG_DIR/proxied.err" ||
+	fail "undo through the proxy failed: $(cat "$REG_DIR/proxied.err")"
+for rule in put-503 put-reset; do
+	[[ $(awk -F'\t' -v r="$rule" '$5 == r' "$PROXY_LOG" | wc -l) -eq 1 ]] ||
+		fail "fault $rule did not fire once; the test is void"
+done
+assert_eq "restored 13 manifests (8 tags) from $J2" "$(cat "$REG_DIR/proxied.out")" \
+	"undo summary through the proxy"
+assert_eq "$before" "$(listing)" "every tag back after retried PUTs"
+proxy_stop
+
+# A tag pushed again after the deletion keeps its new image; the rest comes back.
+J3=$REG_DIR/repushed.jsonl
+"$REGSWEEP" run -c "$REG_DIR/undo.stack" --journal "$J3" >/dev/null
+echo "image undo/app a1 2025-01-01T00:00:00Z" | "$RS_SEED" "$REG_URL" >/dev/null
+new_a1=$(reg_digest undo/app a1)
+"$REGSWEEP" undo "$J3" >"$REG_DIR/repushed.out" 2>"$REG_DIR/repushed.err"
+assert_contains "$(cat "$REG_DIR/repushed.err")" \
+	"undo/app:a1 names $new_a1 now, pushed since the deletion: left as it is" "moved tag reported"
+assert_eq "restored 13 manifests (7 tags) from $J3" "$(cat "$REG_DIR/repushed.out")" \
+	"undo summary with a re-pushed tag"
+assert_eq "$(sed "s|^undo/app a1 .*|undo/app a1 $new_a1|" <<<"$before")" "$(listing)" \
+	"every tag back but the re-pushed one"
+echo "PASS: undo"

@@ -1,0 +1,191 @@
+/* test_graph.c - referrers follow their subject, a deleted index takes the children nothing
+ * kept needs, and the reclaimable estimate counts each freed blob once. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "graph.h"
+#include "tests.h"
+
+/* Sorted, as registry_manifest expects: the index I (children C1, C2), the index J
+ * (children C2, C3), the images C1, C2, C3 and X, and S, a manifest with a subject. */
+#define HEX_I "1111111111111111111111111111111111111111111111111111111111111111"
+#define HEX_J "2222222222222222222222222222222222222222222222222222222222222222"
+#define I "sha256:" HEX_I
+#define J "sha256:" HEX_J
+#define C1 "sha256:3333333333333333333333333333333333333333333333333333333333333333"
+#define C2 "sha256:4444444444444444444444444444444444444444444444444444444444444444"
+#define C3 "sha256:5555555555555555555555555555555555555555555555555555555555555555"
+#define X "sha256:6666666666666666666666666666666666666666666666666666666666666666"
+#define S "sha256:7777777777777777777777777777777777777777777777777777777777777777"
+#define SIG_I "sha256:8888888888888888888888888888888888888888888888888888888888888888"
+#define SIG_J "sha256:9999999999999999999999999999999999999999999999999999999999999999"
+#define ORPHAN "sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+#define HEX_GONE "cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc"
+#define LAYER_SHARED "sha256:b000000000000000000000000000000000000000000000000000000000000000"
+#define LAYER_1 "sha256:b100000000000000000000000000000000000000000000000000000000000000"
+
+static void node(struct reg_repo *rr, const char *digest, const char *children[],
+		 const char *layer, const char *subject)
+{
+	struct reg_manifest *m;
+
+	rr->manifests = xrealloc(rr->manifests, (rr->manifest_count + 1) * sizeof(*m));
+	m = &rr->manifests[rr->manifest_count++];
+	memset(m, 0, sizeof(*m));
+	m->digest = xstrdup(digest);
+	m->body = xstrdup("{}0123456789"); /* 12 bytes each */
+	m->body_len = 12;
+	m->subject = subject ? xstrdup(subject) : NULL;
+	for (; children && children[m->child_count]; m->child_count++) {
+		m->children = xrealloc(m->children, (m->child_count + 1) * sizeof(char *));
+		m->children[m->child_count] = xstrdup(children[m->child_count]);
+	}
+	if (layer) {
+		m->blobs = xcalloc(1, sizeof(*m->blobs));
+		m->blobs[0] = (struct reg_blob){xstrdup(layer), strcmp(layer, LAYER_SHARED) ? 100 : 1000};
+		m->blob_count = 1;
+	}
+}
+
+static void image(struct reg_repo *rr, struct plan_repo *pr, const char *tag, const char *digest,
+		  enum rs_verdict v)
+{
+	struct plan_tag *t;
+
+	rr->images = xrealloc(rr->images, (rr->count + 1) * sizeof(*rr->images));
+	rr->images[rr->count++] = (struct reg_image){.tag = xstrdup(tag), .digest = xstrdup(digest)};
+	pr->tags = xrealloc(pr->tags, (pr->tag_count + 1) * sizeof(*pr->tags));
+	t = &pr->tags[pr->tag_count++];
+	memset(t, 0, sizeof(*t));
+	t->tag = xstrdup(tag);
+	t->digest = xstrdup(digest);
+	t->verdict = v;
+	t->reason = xstrdup("policy");
+	t->subject = graph_subject(rr, &rr->images[rr->count - 1]);
+}
+
+/* old -> I (deleted), new -> J (kept), x -> X (deleted), s -> S (a referrer of C1), and
+ * cosign signatures of I, J and of a digest that is not in the repository. */
+static void sample(struct reg_scan *scan, struct plan *p)
+{
+	const char *of_i[] = {C1, C2, NULL}, *of_j[] = {C2, C3, NULL};
+	struct reg_repo *rr;
+	struct plan_repo *pr;
+
+	memset(scan, 0, sizeof(*scan));
+	memset(p, 0, sizeof(*p));
+	scan->repos = xcalloc(1, sizeof(*scan->repos));
+	scan->count = 1;
+	rr = &scan->repos[0];
+	rr->name = xstrdup("team/app");
+	node(rr, I, of_i, NULL, NULL);
+	node(rr, J, of_j, NULL, NULL);
+	node(rr, C1, NULL, LAYER_1, NULL);
+	node(rr, C2, NULL, LAYER_SHARED, NULL);
+	node(rr, C3, NULL, LAYER_SHARED, NULL);
+	node(rr, X, NULL, LAYER_SHARED, NULL);
+	node(rr, S, NULL, NULL, C1);
+	node(rr, SIG_I, NULL, NULL, NULL);
+	node(rr, SIG_J, NULL, NULL, NULL);
+	node(rr, ORPHAN, NULL, NULL, NULL);
+	p->registry = xstrdup("http://127.0.0.1:5000");
+	pr = plan_add_repo(p, "team/app");
+	image(rr, pr, "old", I, RS_DELETE);
+	image(rr, pr, "new", J, RS_KEEP);
+	image(rr, pr, "x", X, RS_DELETE);
+	image(rr, pr, "s", S, RS_KEEP);
+	image(rr, pr, "sha256-" HEX_I ".sig", SIG_I, RS_KEEP);
+	image(rr, pr, "sha256-" HEX_J ".att", SIG_J, RS_KEEP);
+	image(rr, pr, "sha256-" HEX_GONE ".sbom", ORPHAN, RS_KEEP);
+	graph_settle(pr, rr);
+}
+
+static const struct plan_deletion *deletion(const struct plan_repo *pr, const char *digest)
+{
+	for (size_t k = 0; k < pr->deletion_count; k++)
+		if (strcmp(pr->deletions[k].digest, digest) == 0)
+			return &pr->deletions[k];
+	return NULL;
+}
+
+static void test_subjects(void)
+{
+	struct reg_scan scan;
+	struct plan p;
+	const struct plan_tag *t;
+
+	sample(&scan, &p);
+	t = p.repos[0].tags;
+	CU_ASSERT_PTR_NULL(t[0].subject);
+	CU_ASSERT_STRING_EQUAL(t[3].subject, C1); /* from the manifest's subject field */
+	CU_ASSERT_STRING_EQUAL(t[4].subject, I);  /* from the cosign tag name */
+	CU_ASSERT_STRING_EQUAL(t[5].subject, J);
+	plan_free(&p);
+	registry_scan_free(&scan);
+}
+
+static void test_settle(void)
+{
+	struct reg_scan scan;
+	struct plan p;
+	const struct plan_repo *pr;
+	const struct plan_deletion *d;
+
+	sample(&scan, &p);
+	pr = &p.repos[0];
+	/* I, X, I's child C1 (C2 is J's too), the referrer of C1 and I's signature. */
+	CU_ASSERT_EQUAL(pr->deletion_count, 5);
+	CU_ASSERT_PTR_NOT_NULL(deletion(pr, I));
+	CU_ASSERT_PTR_NOT_NULL(deletion(pr, X));
+	CU_ASSERT_PTR_NULL(deletion(pr, C2));
+	CU_ASSERT_PTR_NULL(deletion(pr, C3));
+	d = deletion(pr, C1);
+	CU_ASSERT_FATAL(d != NULL);
+	CU_ASSERT_EQUAL(d->tag_count, 0);
+	CU_ASSERT_STRING_EQUAL(d->follows, I);
+	CU_ASSERT_STRING_EQUAL(d->reason, "child of deleted index " I);
+	d = deletion(pr, S);
+	CU_ASSERT_FATAL(d != NULL);
+	CU_ASSERT_STRING_EQUAL(d->follows, C1);
+	CU_ASSERT_EQUAL(pr->tags[3].verdict, RS_DELETE);
+	CU_ASSERT_STRING_EQUAL(pr->tags[3].reason, "follows its subject " C1 ", which is deleted");
+	d = deletion(pr, SIG_I);
+	CU_ASSERT_FATAL(d != NULL);
+	CU_ASSERT_STRING_EQUAL(d->follows, I);
+	CU_ASSERT_EQUAL(pr->tags[5].verdict, RS_KEEP);
+	CU_ASSERT_STRING_EQUAL(pr->tags[5].reason, "follows its subject " J ", which is kept");
+	CU_ASSERT_EQUAL(pr->tags[6].verdict, RS_KEEP);
+	CU_ASSERT_STRING_EQUAL(pr->tags[6].reason,
+			       "its subject sha256:" HEX_GONE " is not in the repository: kept");
+	plan_free(&p);
+	registry_scan_free(&scan);
+}
+
+static void test_estimate(void)
+{
+	struct reg_scan scan;
+	struct plan p;
+
+	sample(&scan, &p);
+	graph_estimate(&p, &scan, 0);
+	/* Five manifests of 12 bytes and LAYER_1; LAYER_SHARED stays with C2 and C3. */
+	CU_ASSERT_EQUAL(p.reclaimable_bytes, 5 * 12 + 100);
+	CU_ASSERT_EQUAL(p.repos[0].reclaimable_bytes, 5 * 12 + 100);
+	CU_ASSERT_EQUAL(p.reclaimable_upper_bound, 0);
+	graph_estimate(&p, &scan, 1);
+	CU_ASSERT_EQUAL(p.reclaimable_upper_bound, 1);
+	plan_free(&p);
+	registry_scan_free(&scan);
+}
+
+void suite_graph(void)
+{
+	static const struct test_case cases[] = {
+		{"referrers are recognised by tag name and by subject", test_subjects},
+		{"referrers and index children follow what they depend on", test_settle},
+		{"reclaimable bytes count blobs only deleted manifests reference", test_estimate},
+		{NULL, NULL},
+	};
+
+	tests_add_suite("graph", cases);
+}
