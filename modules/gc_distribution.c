@@ -1,8 +1,10 @@
-/* gc_distribution.c - after a sweep, run distribution's `registry garbage-collect` and report
- * what it reclaimed. */
+/* gc_distribution.c - after a sweep, run distribution's `registry garbage-collect` between
+ * optional before/after commands, report what it reclaimed against the plan's estimate, and
+ * have the core check that everything kept survived. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,11 +15,27 @@
 
 #include "regsweep/module.h"
 
+/* A program the step runs: the collector, or a command around it. */
+struct command {
+	const char *name;   /* in messages: "garbage-collect", "before command" */
+	const char *prefix; /* put before each line of its output in the log */
+	char **argv;        /* NULL-terminated, the strings borrowed from the core; NULL: none */
+};
+
 struct gc {
 	const struct rs_host_api *host;
-	char **argv;              /* NULL-terminated; the strings are the core's, borrowed */
+	/* distribution wants the registry stopped or read-only while it collects (a push
+	 * during GC can lose layers): before and after are where a stack arranges that. */
+	struct command before, collect, after;
 	const char *storage_root; /* NULL: do not measure */
+	int verify;               /* ask the core to re-check what the run kept */
 };
+
+/* The host's ABI minor: fields and entries appended after 1.0 exist only from theirs. */
+static unsigned host_minor(const struct rs_host_api *host)
+{
+	return host->abi_version & 0xffff;
+}
 
 /* The argv element asking for distribution's --delete-untagged (or its -m shorthand after
  * "garbage-collect"), or NULL. */
@@ -131,10 +149,12 @@ static int wait_child(pid_t pid, int *status)
 	return rc < 0 ? -1 : 0;
 }
 
-/* Runs the command with its stdout and stderr on one pipe, logging each line and counting
- * the blobs it reports eligible for deletion. */
+/* Runs c (nothing when it is not given) with its stdout and stderr on one pipe, logging
+ * each line; for the collector, counts the blobs it reports eligible for deletion into
+ * *eligible (NULL for the other commands). */
 static enum rs_status run_command(const struct gc *g, const struct rs_ctx *ctx,
-				  size_t *eligible, char *err, size_t errlen)
+				  const struct command *c, size_t *eligible, char *err,
+				  size_t errlen)
 {
 	int out[2], report[2]; /* the command's output; errno of a failed exec */
 	int exec_errno, status = 0;
@@ -144,6 +164,8 @@ static enum rs_status run_command(const struct gc *g, const struct rs_ctx *ctx,
 	pid_t pid;
 	FILE *f;
 
+	if (!c->argv)
+		return RS_OK;
 	if (pipe(out) != 0) {
 		snprintf(err, errlen, "pipe: %s", strerror(errno));
 		return RS_ERR_IO;
@@ -173,7 +195,7 @@ static enum rs_status run_command(const struct gc *g, const struct rs_ctx *ctx,
 		int e;
 
 		if (dup2(out[1], STDOUT_FILENO) >= 0 && dup2(out[1], STDERR_FILENO) >= 0)
-			execvp(g->argv[0], g->argv);
+			execvp(c->argv[0], c->argv);
 		e = errno;
 		if (write(report[1], &e, sizeof(e)) != (ssize_t)sizeof(e))
 			_exit(126);
@@ -187,13 +209,14 @@ static enum rs_status run_command(const struct gc *g, const struct rs_ctx *ctx,
 	if (len == (ssize_t)sizeof(exec_errno)) {
 		close(out[0]);
 		wait_child(pid, &status);
-		snprintf(err, errlen, "cannot run %s: %s", g->argv[0], strerror(exec_errno));
+		snprintf(err, errlen, "%s: cannot run %s: %s", c->name, c->argv[0],
+			 strerror(exec_errno));
 		return RS_ERR_IO;
 	}
 	f = fdopen(out[0], "r");
 	if (!f) {
 		/* Closing the pipe ends the command with SIGPIPE rather than leaving it stuck. */
-		snprintf(err, errlen, "reading %s: %s", g->argv[0], strerror(errno));
+		snprintf(err, errlen, "%s: reading %s: %s", c->name, c->argv[0], strerror(errno));
 		close(out[0]);
 		wait_child(pid, &status);
 		return RS_ERR_IO;
@@ -206,25 +229,104 @@ static enum rs_status run_command(const struct gc *g, const struct rs_ctx *ctx,
 		/* One "blob eligible for deletion: sha256:..." line per blob; 2.8's tally line
 		 * ("21 blobs marked, 9 blobs and 0 manifests eligible for deletion") has no
 		 * colon and must not count. */
-		if (strstr(line, "blob eligible for deletion: "))
+		if (eligible && strstr(line, "blob eligible for deletion: "))
 			(*eligible)++;
-		g->host->log(ctx, RS_LOG_INFO, "%s", line);
+		g->host->log(ctx, RS_LOG_INFO, "%s%s", c->prefix, line);
 	}
 	free(line);
 	fclose(f);
 	/* Fails with ECHILD when the process ignores SIGCHLD: then the outcome is unknown. */
 	if (wait_child(pid, &status) != 0) {
-		snprintf(err, errlen, "waiting for %s: %s", g->argv[0], strerror(errno));
+		snprintf(err, errlen, "%s: waiting for %s: %s", c->name, c->argv[0],
+			 strerror(errno));
 		return RS_ERR_IO;
 	}
 	if (WIFSIGNALED(status)) {
-		snprintf(err, errlen, "garbage-collect killed by signal %d (%s)", WTERMSIG(status),
+		snprintf(err, errlen, "%s killed by signal %d (%s)", c->name, WTERMSIG(status),
 			 strsignal(WTERMSIG(status)));
 		return RS_ERR_FAILED;
 	}
 	if (WEXITSTATUS(status) != 0) {
-		snprintf(err, errlen, "garbage-collect exited with status %d",
-			 WEXITSTATUS(status));
+		snprintf(err, errlen, "%s exited with status %d", c->name, WEXITSTATUS(status));
+		return RS_ERR_FAILED;
+	}
+	return RS_OK;
+}
+
+/* Logs the one-line result: the blobs the collector named, the storage before and after
+ * when measured, and the plan's estimate of what it would free when the core made one. */
+static void report(const struct gc *g, const struct rs_ctx *ctx,
+		   const struct rs_run_summary *summary, size_t eligible, int measured,
+		   unsigned long long before, unsigned long long after)
+{
+	char estimate[64] = "", tail[256] = "", b[32], a[32], d[32];
+
+	/* reclaimable_bytes is an ABI 1.1 field: an older core's summary ends before it. */
+	if (host_minor(g->host) >= 1 && summary->reclaimable_bytes >= 0) {
+		format_size((unsigned long long)summary->reclaimable_bytes, b, sizeof(b));
+		snprintf(estimate, sizeof(estimate), "plan estimated %s%s",
+			 summary->reclaimable_upper_bound ? "at most " : "", b);
+	}
+	if (measured) {
+		format_size(before, b, sizeof(b));
+		format_size(after, a, sizeof(a));
+		format_size(after <= before ? before - after : after - before, d, sizeof(d));
+		snprintf(tail, sizeof(tail), "; storage %s -> %s (%s %s%s%s)", b, a,
+			 after <= before ? "reclaimed" : "grew", d, estimate[0] ? "; " : "",
+			 estimate);
+	} else if (estimate[0]) {
+		snprintf(tail, sizeof(tail), "; %s", estimate);
+	}
+	g->host->log(ctx, RS_LOG_INFO, "gc: %zu blob%s eligible for deletion%s", eligible,
+		     eligible == 1 ? "" : "s", tail);
+}
+
+/* Measures, collects, measures again and reports. */
+static enum rs_status collect(const struct gc *g, const struct rs_ctx *ctx,
+			      const struct rs_run_summary *summary, char *err, size_t errlen)
+{
+	unsigned long long before = 0, after = 0;
+	size_t eligible = 0;
+	enum rs_status st;
+	int measured;
+
+	measured = g->storage_root && measure(g, ctx, &before) == 0;
+	st = run_command(g, ctx, &g->collect, &eligible, err, errlen);
+	if (st != RS_OK)
+		return st;
+	if (measured)
+		measured = measure(g, ctx, &after) == 0;
+	report(g, ctx, summary, eligible, measured, before, after);
+	return RS_OK;
+}
+
+/* verify_kept is an ABI 1.1 entry: present when the host's table reaches it. */
+static int can_verify(const struct rs_host_api *host)
+{
+	return host_minor(host) >= 1 &&
+	       host->struct_size >= offsetof(struct rs_host_api, verify_kept) +
+					    sizeof(host->verify_kept);
+}
+
+/* GC deletes what nothing references any more, so a graph the plan misread shows here:
+ * every kept tag, its children and their blobs must still answer.  The core logs what it
+ * checked. */
+static enum rs_status verify(const struct gc *g, const struct rs_ctx *ctx, char *err,
+			     size_t errlen)
+{
+	char why[320] = "";
+
+	if (!g->verify)
+		return RS_OK;
+	if (!can_verify(g->host)) {
+		g->host->log(ctx, RS_LOG_WARN, "post-GC validation skipped: this regsweep's "
+					       "module API (%u.%u) lacks verify_kept",
+			     g->host->abi_version >> 16, host_minor(g->host));
+		return RS_OK;
+	}
+	if (g->host->verify_kept(ctx, why, sizeof(why)) != 0) {
+		snprintf(err, errlen, "post-GC validation failed: %s",
+			 why[0] ? why : "no reason given");
 		return RS_ERR_FAILED;
 	}
 	return RS_OK;
@@ -234,37 +336,26 @@ static enum rs_status gc_after(const struct rs_ctx *ctx, void *state,
 			       const struct rs_run_summary *summary, char *err, size_t errlen)
 {
 	const struct gc *g = state;
-	unsigned long long before = 0, after = 0;
-	size_t eligible = 0;
 	enum rs_status st;
-	char text[256];
-	int measured;
+	char msg[256];
 
 	if (summary->dry_run) {
 		g->host->log(ctx, RS_LOG_INFO, "dry run: garbage collection skipped");
 		return RS_OK;
 	}
-	measured = g->storage_root && measure(g, ctx, &before) == 0;
-	st = run_command(g, ctx, &eligible, err, errlen);
+	st = run_command(g, ctx, &g->before, NULL, err, errlen);
 	if (st != RS_OK)
 		return st;
-	if (measured)
-		measured = measure(g, ctx, &after) == 0;
-	if (measured) {
-		char b[32], a[32], d[32];
-
-		format_size(before, b, sizeof(b));
-		format_size(after, a, sizeof(a));
-		format_size(after <= before ? before - after : after - before, d, sizeof(d));
-		snprintf(text, sizeof(text),
-			 "gc: %zu blob%s eligible for deletion; storage %s -> %s (%s %s)", eligible,
-			 eligible == 1 ? "" : "s", b, a, after <= before ? "reclaimed" : "grew", d);
-	} else {
-		snprintf(text, sizeof(text), "gc: %zu blob%s eligible for deletion", eligible,
-			 eligible == 1 ? "" : "s");
-	}
-	g->host->log(ctx, RS_LOG_INFO, "%s", text);
-	return RS_OK;
+	st = collect(g, ctx, summary, err, errlen);
+	/* After runs whatever the collector did: it is what brings the registry back.  The
+	 * collector's failure is the one to report; after's own goes to the log. */
+	if (st == RS_OK)
+		st = run_command(g, ctx, &g->after, NULL, err, errlen);
+	else if (run_command(g, ctx, &g->after, NULL, msg, sizeof(msg)) != RS_OK)
+		g->host->log(ctx, RS_LOG_ERROR, "%s", msg);
+	if (st != RS_OK)
+		return st;
+	return verify(g, ctx, err, errlen);
 }
 
 static void gc_fini(void *state)
@@ -273,53 +364,81 @@ static void gc_fini(void *state)
 
 	if (!g)
 		return;
-	free(g->argv);
+	free(g->before.argv);
+	free(g->collect.argv);
+	free(g->after.argv);
 	free(g);
+}
+
+/* Reads the list argument arg into c->argv, leaving it NULL when absent or empty, and refuses
+ * --delete-untagged: a command around the collector could run it just as well. */
+static enum rs_status read_command(const struct rs_ctx *ctx, const struct rs_host_api *host,
+				   const char *arg, struct command *c, char *err, size_t errlen)
+{
+	size_t n = host->arg_list_count(ctx, arg);
+	const char *flag;
+
+	if (n == 0)
+		return RS_OK;
+	c->argv = calloc(n + 1, sizeof(*c->argv));
+	if (!c->argv) {
+		snprintf(err, errlen, "out of memory");
+		return RS_ERR_NOMEM;
+	}
+	/* execvp wants char *const[]; the strings are only read. */
+	for (size_t i = 0; i < n; i++)
+		c->argv[i] = (char *)host->arg_list_item(ctx, arg, i);
+	flag = untagged_flag(c->argv);
+	if (flag) {
+		/* The offending element goes last: a long "sh -c" script may be cut. */
+		snprintf(err, errlen,
+			 "%s must not use --delete-untagged (-m): on distribution 2.8 it also "
+			 "deletes the child manifests of multi-arch images that are still tagged "
+			 "(distribution #3004, #3178), and regsweep deletes index children itself; "
+			 "found in \"%s\"",
+			 arg, flag);
+		return RS_ERR_ARGS;
+	}
+	return RS_OK;
 }
 
 static enum rs_status gc_init(const struct rs_ctx *ctx, const struct rs_host_api *host,
 			      void **state, char *err, size_t errlen)
 {
-	size_t n = host->arg_list_count(ctx, "command");
-	const char *flag;
-	struct stat st;
-	struct gc *g;
+	enum rs_status st;
+	struct stat st_root;
+	struct gc *g = calloc(1, sizeof(*g));
 
-	if (n == 0) {
-		snprintf(err, errlen, "command must list the program and its arguments, e.g. "
-				      "[\"registry\", \"garbage-collect\", \"config.yml\"]");
-		return RS_ERR_ARGS;
-	}
-	g = calloc(1, sizeof(*g));
-	if (g)
-		g->argv = calloc(n + 1, sizeof(*g->argv));
-	if (!g || !g->argv) {
-		free(g);
+	if (!g) {
 		snprintf(err, errlen, "out of memory");
 		return RS_ERR_NOMEM;
 	}
 	g->host = host;
-	/* execvp wants char *const[]; the strings are only read. */
-	for (size_t i = 0; i < n; i++)
-		g->argv[i] = (char *)host->arg_list_item(ctx, "command", i);
-	flag = untagged_flag(g->argv);
-	if (flag) {
-		/* The offending element goes last: a long "sh -c" script may be cut. */
-		snprintf(err, errlen,
-			 "command must not use --delete-untagged (-m): on distribution 2.8 it also "
-			 "deletes the child manifests of multi-arch images that are still tagged "
-			 "(distribution #3004, #3178), and regsweep deletes index children itself; "
-			 "found in \"%s\"",
-			 flag);
+	g->before = (struct command){"before command", "before: ", NULL};
+	g->collect = (struct command){"garbage-collect", "", NULL};
+	g->after = (struct command){"after command", "after: ", NULL};
+	g->verify = 1;
+	host->arg_bool(ctx, "verify", &g->verify);
+	st = read_command(ctx, host, "command", &g->collect, err, errlen);
+	if (st == RS_OK && !g->collect.argv) {
+		snprintf(err, errlen, "command must list the program and its arguments, e.g. "
+				      "[\"registry\", \"garbage-collect\", \"config.yml\"]");
+		st = RS_ERR_ARGS;
+	}
+	if (st == RS_OK)
+		st = read_command(ctx, host, "before", &g->before, err, errlen);
+	if (st == RS_OK)
+		st = read_command(ctx, host, "after", &g->after, err, errlen);
+	if (st != RS_OK) {
 		gc_fini(g);
-		return RS_ERR_ARGS;
+		return st;
 	}
 	/* Only a warning: a dry run may check a stack on a machine without the storage. */
 	if (host->arg_string(ctx, "storage_root", &g->storage_root)) {
-		if (stat(g->storage_root, &st) != 0)
+		if (stat(g->storage_root, &st_root) != 0)
 			host->log(ctx, RS_LOG_WARN, "storage_root %s: %s", g->storage_root,
 				  strerror(errno));
-		else if (!S_ISDIR(st.st_mode))
+		else if (!S_ISDIR(st_root.st_mode))
 			host->log(ctx, RS_LOG_WARN, "storage_root %s: not a directory",
 				  g->storage_root);
 	}
@@ -332,14 +451,21 @@ static const struct rs_arg_spec gc_args[] = {
 	 "garbage-collect command as an argv list, run without a shell"},
 	{"storage_root", RS_ARG_STRING, 0,
 	 "registry storage directory to measure before and after, on this machine"},
+	{"before", RS_ARG_STRING_LIST, 0,
+	 "argv run first, e.g. to make the registry read-only or stop it; failing stops the "
+	 "step"},
+	{"after", RS_ARG_STRING_LIST, 0,
+	 "argv run after garbage-collect, also when it failed, e.g. to restart the registry"},
+	{"verify", RS_ARG_BOOL, 0,
+	 "re-check every kept tag, its children and blobs after GC (default true)"},
 	{NULL, 0, 0, NULL},
 };
 
 RS_MODULE_EXPORT const struct rs_module regsweep_module = {
 	RS_MODULE_HEADER,
 	.name = "gc_distribution",
-	.summary = "run distribution's registry garbage-collect after a sweep and report the "
-		   "space reclaimed",
+	.summary = "run distribution's registry garbage-collect after a sweep, report the space "
+		   "reclaimed and check that what was kept survived",
 	.kind = RS_KIND_AFTER,
 	.args = gc_args,
 	.init = gc_init,

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # `run` chains the gc_distribution after-step: the registry's own garbage collector runs
 # after the deletions, its "eligible for deletion" lines are counted and the storage
-# shrinks; a dry run skips it; --delete-untagged is refused before anything is sent.
+# shrinks; a dry run skips it; --delete-untagged is refused before anything is sent. The
+# before and after commands run around the collector in that order, after also when the
+# collector failed, and a failing one fails the step by name. The post-GC validation
+# fails the step when a kept image lost a blob; verify = false skips it.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -13,19 +16,20 @@ before=$(du -sb "$REG_ROOT" | cut -f1)
 blob_count() { find "$REG_ROOT/docker/registry/v2/blobs" -name data -type f | wc -l; }
 blobs_before=$(blob_count)
 
+# gc_stack FILE ARGS: keep_last 3, then gc_distribution (at line 4) with the settings ARGS.
 gc_stack() {
 	cat >"$1" <<STACK
 registry = { url = "$REG_URL"; };
 policy = ( { module = "keep_last"; control = "required"; args = { count = 3; }; } );
 after = (
   { module = "gc_distribution";
-    args = { command = [ "docker-registry", "garbage-collect", $2 "$REG_CONFIG" ];
-             storage_root = "$REG_ROOT"; }; }
+    args = { $2 storage_root = "$REG_ROOT"; }; }
 );
 STACK
 }
 
-gc_stack "$REG_DIR/untagged.stack" '"--delete-untagged",'
+gc_stack "$REG_DIR/untagged.stack" \
+	"command = [ \"docker-registry\", \"garbage-collect\", \"--delete-untagged\", \"$REG_CONFIG\" ];"
 rc=0
 "$REGSWEEP" run -c "$REG_DIR/untagged.stack" >/dev/null 2>"$REG_DIR/err" || rc=$?
 assert_eq 2 "$rc" "exit code with --delete-untagged"
@@ -33,7 +37,7 @@ assert_contains "$(cat "$REG_DIR/err")" "$REG_DIR/untagged.stack:4: gc_distribut
 	"refusal names the stack line"
 assert_eq 0 "$(reg_delete_count)" "DELETE requests after the refusal"
 
-gc_stack "$REG_DIR/gc.stack" ""
+gc_stack "$REG_DIR/gc.stack" "command = [ \"docker-registry\", \"garbage-collect\", \"$REG_CONFIG\" ];"
 "$REGSWEEP" run -c "$REG_DIR/gc.stack" --dry-run >"$REG_DIR/dry.txt" 2>&1
 assert_eq 0 "$(reg_delete_count)" "DELETE requests after a dry run"
 [ "$(du -sb "$REG_ROOT" | cut -f1)" -eq "$before" ] || fail "dry run changed the storage"
@@ -50,4 +54,58 @@ assert_contains "$(cat "$REG_DIR/run.txt")" "gc: $gone blobs eligible for deleti
 assert_contains "$(cat "$REG_DIR/run.txt")" "(reclaimed " "gc reclaimed bytes"
 assert_eq "build-18 build-19 build-20" "$(reg_tags gc/app-1 | tr '\n' ' ' | sed 's/ $//')" \
 	"tags left"
+assert_contains "$(cat "$REG_DIR/run.txt")" "kept tags: manifests, children and blobs all answer" \
+	"post-GC validation by default"
+
+# hook_stack FILE BEFORE_RC GC_RC AFTER_RC [MORE_ARGS]: before, the collector and after each
+# append their name to $REG_DIR/order and print it, then exit with their RC; the collector
+# runs the real one when its RC is 0. Nothing is left to delete: after-steps still run.
+hook_stack() {
+	local note="tee -a '$REG_DIR/order'"
+	gc_stack "$1" "before = [ \"sh\", \"-c\", \"echo before | $note; exit $2\" ];
+             command = [ \"sh\", \"-c\", \"echo gc | $note; [ $3 = 0 ] || exit $3;
+                         exec docker-registry garbage-collect '$REG_CONFIG'\" ];
+             after = [ \"sh\", \"-c\", \"echo after | $note; exit $4\" ]; ${5:-}"
+}
+
+# hook_case NAME RC ORDER BEFORE_RC GC_RC AFTER_RC [MORE_ARGS]: runs that stack, expects exit
+# code RC and ORDER (the names in $REG_DIR/order, space separated).
+hook_case() {
+	hook_stack "$REG_DIR/$1.stack" "$4" "$5" "$6" "${7:-}"
+	rm -f "$REG_DIR/order"
+	expect_rc "$2" "$REG_DIR/$1" "$REGSWEEP" run -c "$REG_DIR/$1.stack"
+	assert_eq "$3" "$(tr '\n' ' ' <"$REG_DIR/order" | sed 's/ $//')" "$1: commands run"
+}
+
+hook_case hooks 0 "before gc after" 0 0 0 "verify = false;"
+out=$(cat "$REG_DIR/hooks.out" "$REG_DIR/hooks.err")
+assert_contains "$out" "gc_distribution: before: before" "before's output, logged"
+assert_contains "$out" "gc_distribution: after: after" "after's output, logged"
+assert_contains "$out" "gc: 0 blobs eligible for deletion; storage " "gc summary between hooks"
+[[ $out != *"kept tags: manifests, children"* ]] || fail "verify = false still validated: $out"
+
+hook_case before-fails 1 "before" 3 0 0
+assert_contains "$(cat "$REG_DIR/before-fails.err")" \
+	"$REG_DIR/before-fails.stack:4: gc_distribution: before command exited with status 3" \
+	"failing before command"
+
+hook_case gc-fails 1 "before gc after" 0 5 0
+assert_contains "$(cat "$REG_DIR/gc-fails.err")" \
+	"gc_distribution: garbage-collect exited with status 5" "failing collector"
+
+hook_case after-fails 1 "before gc after" 0 0 4
+assert_contains "$(cat "$REG_DIR/after-fails.err")" \
+	"gc_distribution: after command exited with status 4" "failing after command"
+
+# A blob a kept image needs vanishes (here the after command removes it): the post-GC
+# validation names it and fails the step.
+layer=$(reg_manifest gc/app-1 build-20 |
+	"$RS_PYTHON" -c 'import json, sys; print(json.load(sys.stdin)["layers"][0]["digest"])')
+hex=${layer#sha256:}
+gc_stack "$REG_DIR/lost.stack" "command = [ \"docker-registry\", \"garbage-collect\", \"$REG_CONFIG\" ];
+             after = [ \"rm\", \"$REG_ROOT/docker/registry/v2/blobs/sha256/${hex:0:2}/$hex/data\" ];"
+expect_rc 1 "$REG_DIR/lost" "$REGSWEEP" run -c "$REG_DIR/lost.stack"
+assert_contains "$(cat "$REG_DIR/lost.err")" \
+	"$REG_DIR/lost.stack:4: gc_distribution: post-GC validation failed: " "lost blob"
+assert_contains "$(cat "$REG_DIR/lost.err")" "$layer" "the lost blob named"
 echo "PASS: gc"

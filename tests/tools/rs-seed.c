@@ -29,6 +29,16 @@
 #define MT_DOCKER_CONFIG "application/vnd.docker.container.image.v1+json"
 #define MT_DOCKER_LAYER "application/vnd.docker.image.rootfs.diff.tar.gzip"
 
+/* What cosign pushes for `sign`: the tag suffix and the media type of the one layer. */
+static const struct sign_kind {
+	const char *suffix;
+	const char *layer_type;
+} sign_kinds[] = {
+	{"sig", "application/vnd.dev.cosign.simplesigning.v1+json"},
+	{"att", "application/vnd.dsse.envelope.v1+json"},
+	{"sbom", "text/spdx+json"},
+};
+
 static const char usage[] =
 	"usage: rs-seed REGISTRY_URL [SPEC_FILE]\n"
 	"\n"
@@ -37,9 +47,11 @@ static const char usage[] =
 	"prints one line \"REPO TAG DIGEST CREATED\" per tag pushed.\n"
 	"\n"
 	"Spec lines (blank lines and lines starting with # are ignored):\n"
-	"  image REPO TAG CREATED [label=KEY=VALUE ...] [oci]\n"
+	"  image REPO TAG CREATED [label=KEY=VALUE ...] [layer=NAME] [oci]\n"
 	"      a linux/amd64 image with its own config and layer, as a docker v2\n"
-	"      manifest (an OCI image manifest with \"oci\"), tagged TAG\n"
+	"      manifest (an OCI image manifest with \"oci\"), tagged TAG; images\n"
+	"      given the same layer=NAME share one layer blob, also across\n"
+	"      repositories\n"
 	"  tag REPO NEWTAG SRCTAG\n"
 	"      NEWTAG gets the exact manifest of SRCTAG, so both share one digest;\n"
 	"      prints SRCTAG's CREATED, or - when this run did not push it\n"
@@ -47,6 +59,13 @@ static const char usage[] =
 	"      an OCI image index (a docker manifest list with \"docker\") over\n"
 	"      untagged linux/amd64 and linux/arm64 images, tagged TAG; prints the\n"
 	"      index digest and the newer CREATED\n"
+	"  sign REPO TAG [sig|att|sbom] [subject]\n"
+	"      a cosign-style signature (default), attestation or SBOM of the\n"
+	"      manifest TAG names now: an OCI image manifest with its own config\n"
+	"      and one small payload layer, unique per line, tagged\n"
+	"      sha256-<hex of TAG's digest>.sig (.att, .sbom); with \"subject\"\n"
+	"      it also names TAG's manifest in an OCI 1.1 \"subject\" descriptor;\n"
+	"      prints the signature's tag and digest and CREATED -\n"
 	"  bulk PREFIX NREPOS NTAGS BASE_TIME STEP_SECONDS\n"
 	"      repositories PREFIX-1..PREFIX-NREPOS with tags build-1..build-NTAGS,\n"
 	"      build-i created at BASE_TIME + i*STEP_SECONDS (UTC, whole seconds),\n"
@@ -65,7 +84,7 @@ struct blob {
 	char digest[UTIL_SHA256_LEN];
 };
 
-enum cmd_kind { CMD_IMAGE, CMD_TAG, CMD_INDEX, CMD_BULK };
+enum cmd_kind { CMD_IMAGE, CMD_TAG, CMD_INDEX, CMD_BULK, CMD_SIGN };
 
 /* One spec line; the strings point into its own copy of the line. */
 struct cmd {
@@ -75,11 +94,14 @@ struct cmd {
 	char *repo;		/* bulk: PREFIX */
 	char *tag;
 	char *src;		/* tag: SRCTAG */
+	char *layer;		/* image: the word "layer=NAME", which no image's own layer id
+				 * (a repository or image name) can equal; NULL: none */
+	const struct sign_kind *sign;	/* sign: what to push */
 	char *created[2];	/* image: [0]; index: amd64 and arm64 */
 	int64_t when[2];	/* created[] in Unix seconds: times compare by these, not as text */
 	char **labels;		/* image: "KEY=VALUE" */
 	size_t nlabels;
-	int alt;		/* image: oci; index: docker */
+	int alt;		/* image: oci; index: docker; sign: subject */
 	long long nrepos, ntags, step;
 	int64_t base;
 };
@@ -90,7 +112,8 @@ enum step { STEP_GET, STEP_POST, STEP_PUT_BLOB, STEP_PUT_MANIFEST };
 struct job {
 	char *repo;
 	char *tag;		/* NULL: the manifest is PUT by digest */
-	char *src;		/* GET this tag's manifest first and PUT it unchanged */
+	char *src;		/* GET this tag's manifest first and PUT it unchanged (with no
+				 * tag: only GET it, to learn its digest, type and size) */
 	char *created;		/* NULL when unknown */
 	struct blob blobs[2];	/* config, layer */
 	size_t nblobs, next;
@@ -137,6 +160,7 @@ struct seeder {
 	const char *base;	/* REGISTRY_URL without trailing slashes */
 	size_t origin_len;	/* its scheme://host:port part, for relative Locations */
 	struct table seen;	/* "repo@digest" pushed by this run -> created (manifests) */
+	size_t signs;		/* sign lines run so far */
 };
 
 static int spec_error(size_t lineno, const char *f, ...) __attribute__((format(printf, 2, 3)));
@@ -266,8 +290,8 @@ static int check_time(size_t lineno, const char *text, int64_t *t)
 static int parse_image(struct cmd *c, size_t lineno, char **w, size_t n)
 {
 	if (n < 4)
-		return spec_error(lineno,
-				  "usage: image REPO TAG CREATED [label=KEY=VALUE ...] [oci]");
+		return spec_error(lineno, "usage: image REPO TAG CREATED [label=KEY=VALUE ...] "
+					  "[layer=NAME] [oci]");
 	c->repo = w[1];
 	c->tag = w[2];
 	c->created[0] = w[3];
@@ -281,6 +305,14 @@ static int parse_image(struct cmd *c, size_t lineno, char **w, size_t n)
 			if (c->alt)
 				return spec_error(lineno, "'oci' given twice");
 			c->alt = 1;
+			continue;
+		}
+		if (!strncmp(w[i], "layer=", 6)) {
+			if (c->layer)
+				return spec_error(lineno, "'layer=' given twice");
+			if (!w[i][6])
+				return spec_error(lineno, "want layer=NAME, got '%s'", w[i]);
+			c->layer = w[i];
 			continue;
 		}
 		if (strncmp(w[i], "label=", 6))
@@ -336,6 +368,31 @@ static int parse_bulk(struct cmd *c, size_t lineno, char **w, size_t n)
 	return 0;
 }
 
+static int parse_sign(struct cmd *c, size_t lineno, char **w, size_t n)
+{
+	if (n < 3 || n > 5)
+		return spec_error(lineno, "usage: sign REPO TAG [sig|att|sbom] [subject]");
+	c->repo = w[1];
+	c->tag = w[2];
+	for (size_t i = 3; i < n; i++) {
+		size_t k = 0;
+
+		if (!strcmp(w[i], "subject") && !c->alt) {
+			c->alt = 1;
+			continue;
+		}
+		while (k < sizeof(sign_kinds) / sizeof(sign_kinds[0]) &&
+		       strcmp(w[i], sign_kinds[k].suffix))
+			k++;
+		if (k == sizeof(sign_kinds) / sizeof(sign_kinds[0]) || c->sign)
+			return spec_error(lineno, "usage: sign REPO TAG [sig|att|sbom] [subject]");
+		c->sign = &sign_kinds[k];
+	}
+	if (!c->sign)
+		c->sign = &sign_kinds[0];
+	return check_name(lineno, c->repo, c->tag);
+}
+
 static int parse_line(struct cmd *c, size_t lineno)
 {
 	size_t n = 0, cap = 8;
@@ -379,6 +436,10 @@ static int parse_line(struct cmd *c, size_t lineno)
 	if (!strcmp(c->words[0], "bulk")) {
 		c->kind = CMD_BULK;
 		return parse_bulk(c, lineno, c->words, n);
+	}
+	if (!strcmp(c->words[0], "sign")) {
+		c->kind = CMD_SIGN;
+		return parse_sign(c, lineno, c->words, n);
 	}
 	return spec_error(lineno, "unknown command '%s'", c->words[0]);
 }
@@ -733,6 +794,8 @@ static int advance(struct seeder *s, struct job *j, CURLcode res)
 		j->manifest.len = j->body.len;
 		j->body = (struct buf){NULL, 0, 0};
 		util_sha256(j->manifest.data, j->manifest.len, j->manifest.digest);
+		if (!j->tag)
+			return 0;
 		known = seen_get(s, j->repo, j->manifest.digest);
 		if (known && known->val)
 			j->created = xstrdup(known->val);
@@ -835,8 +898,8 @@ static int run_and_emit(struct seeder *s, struct job **jobs, size_t n)
 static int exec_image(struct seeder *s, const struct cmd *c)
 {
 	char *name = xasprintf("%s:%s", c->repo, c->tag);
-	struct image im = {c->repo, c->tag, name, name, c->created[0], c->labels, c->nlabels, c->alt,
-			   "amd64", NULL};
+	struct image im = {c->repo, c->tag, name, c->layer ? c->layer : name, c->created[0],
+			   c->labels, c->nlabels, c->alt, "amd64", NULL};
 	struct job *j = image_job(&im);
 	int rc = run_and_emit(s, &j, 1);
 
@@ -898,6 +961,63 @@ static int exec_index(struct seeder *s, const struct cmd *c)
 	}
 	job_free(child[0]);
 	job_free(child[1]);
+	return rc;
+}
+
+/*
+ * What cosign pushes: an OCI image manifest whose config is cosign's near-empty one and
+ * whose one layer is the payload, tagged after the subject's digest.  The registry never
+ * opens the payload, so a line naming the subject will do; a sequence number makes the
+ * blobs unique per sign line.
+ */
+static struct job *sign_job(struct seeder *s, const struct cmd *c, const struct job *subject)
+{
+	struct job *j = xcalloc(1, sizeof(*j));
+	cJSON *cfg = cJSON_CreateObject(), *m = cJSON_CreateObject(), *rootfs;
+
+	j->repo = xstrdup(c->repo);
+	j->tag = xasprintf("sha256-%s.%s", subject->manifest.digest + strlen("sha256:"),
+			   c->sign->suffix);
+	j->nblobs = 2;
+	set_blob(&j->blobs[1], xasprintf("rs-seed %s #%zu of %s@%s\n", c->sign->suffix,
+					 ++s->signs, c->repo, subject->manifest.digest));
+	cJSON_AddStringToObject(cfg, "architecture", "");
+	cJSON_AddStringToObject(cfg, "os", "");
+	cJSON_AddStringToObject(cfg, "created", "0001-01-01T00:00:00Z");
+	rootfs = cJSON_AddObjectToObject(cfg, "rootfs");
+	cJSON_AddStringToObject(rootfs, "type", "layers");
+	cJSON_AddItemToArray(cJSON_AddArrayToObject(rootfs, "diff_ids"),
+			     cJSON_CreateString(j->blobs[1].digest));
+	set_blob(&j->blobs[0], print_json(cfg));
+
+	j->mtype = xstrdup(MT_OCI_MANIFEST);
+	cJSON_AddNumberToObject(m, "schemaVersion", 2);
+	cJSON_AddStringToObject(m, "mediaType", j->mtype);
+	cJSON_AddItemToObject(m, "config", descriptor(MT_OCI_CONFIG, &j->blobs[0]));
+	cJSON_AddItemToArray(cJSON_AddArrayToObject(m, "layers"),
+			     descriptor(c->sign->layer_type, &j->blobs[1]));
+	if (c->alt)
+		cJSON_AddItemToObject(m, "subject", descriptor(subject->mtype, &subject->manifest));
+	set_blob(&j->manifest, print_json(m));
+	return j;
+}
+
+/* Resolves TAG first: the signature's tag and subject name the digest it has now. */
+static int exec_sign(struct seeder *s, const struct cmd *c)
+{
+	struct job *subject = xcalloc(1, sizeof(*subject));
+	int rc;
+
+	subject->repo = xstrdup(c->repo);
+	subject->src = xstrdup(c->tag);
+	rc = run(s, &subject, 1);
+	if (!rc) {
+		struct job *j = sign_job(s, c, subject);
+
+		rc = run_and_emit(s, &j, 1);
+		job_free(j);
+	}
+	job_free(subject);
 	return rc;
 }
 
@@ -982,6 +1102,7 @@ static int seed(struct seeder *s, const struct cmd *cmds, size_t n)
 		int rc = c->kind == CMD_IMAGE ? exec_image(s, c)
 			 : c->kind == CMD_TAG ? exec_tag(s, c)
 			 : c->kind == CMD_INDEX ? exec_index(s, c)
+			 : c->kind == CMD_SIGN ? exec_sign(s, c)
 			 : exec_bulk(s, c);
 
 		if (rc)

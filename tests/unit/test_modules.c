@@ -1,8 +1,10 @@
-/* test_modules.c - the shipped policy modules, loaded through the real loader and called
- * with a repository view, as a run would. */
+/* test_modules.c - the shipped modules, loaded through the real loader and called as a run
+ * would: policy modules with a repository view, gc_distribution with a run summary. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "host.h"
 #include "loader.h"
 #include "stack.h"
 #include "tests.h"
@@ -160,6 +162,95 @@ static void test_regex(void)
 	CU_ASSERT_STRING_EQUAL(got, "DDDDK");
 }
 
+static int verifier_calls, verifier_fails;
+
+/* Stands in for the core's re-scan of what the run kept. */
+static int fake_verifier(void *arg, char *err, size_t errlen)
+{
+	(void)arg;
+	verifier_calls++;
+	if (!verifier_fails)
+		return 0;
+	snprintf(err, errlen, "team/app:v2: HEAD /v2/team/app/blobs/sha256:00: HTTP 404");
+	return -1;
+}
+
+/* before, the collector and after append their names to $GC_ORDER and exit with these. */
+#define GC_ARGS(b, c, a)                                                                  \
+	"before = [\"sh\", \"-c\", \"echo before >>$GC_ORDER; exit " b "\"]; "                \
+	"command = [\"sh\", \"-c\", \"echo gc >>$GC_ORDER; exit " c "\"]; "                   \
+	"after = [\"sh\", \"-c\", \"echo after >>$GC_ORDER; exit " a "\"];"
+
+static void test_gc_distribution(void)
+{
+	static const struct {
+		const char *args;
+		int verifier_fails;
+		enum rs_status status;
+		const char *err; /* found in the message; "" for none */
+		const char *order;
+		int verified;
+	} cases[] = {
+		{GC_ARGS("0", "0", "0"), 0, RS_OK, "", "before gc after ", 1},
+		{GC_ARGS("3", "0", "0"), 0, RS_ERR_FAILED, "before command exited with status 3",
+		 "before ", 0},
+		{GC_ARGS("0", "5", "0"), 0, RS_ERR_FAILED, "garbage-collect exited with status 5",
+		 "before gc after ", 0},
+		{GC_ARGS("0", "0", "4"), 0, RS_ERR_FAILED, "after command exited with status 4",
+		 "before gc after ", 0},
+		{GC_ARGS("0", "0", "0"), 1, RS_ERR_FAILED,
+		 "post-GC validation failed: team/app:v2: HEAD /v2/team/app/blobs/sha256:00: HTTP 404",
+		 "before gc after ", 1},
+		{GC_ARGS("0", "0", "0") " verify = false;", 1, RS_OK, "", "before gc after ", 0},
+		{"command = [\"/nonexistent/gc\"];", 0, RS_ERR_IO,
+		 "garbage-collect: cannot run /nonexistent/gc: No such file or directory", "", 0},
+		{"command = [\"true\"]; before = [\"sh\", \"-c\", \"registry garbage-collect "
+		 "--delete-untagged c.yml\"];",
+		 0, RS_ERR_ARGS, "before must not use --delete-untagged", "", 0},
+	};
+	char *order = tests_write_file("gc-order", "");
+
+	setenv("GC_ORDER", order, 1);
+	host_set_verifier(fake_verifier, NULL);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *text = xasprintf("policy = ( { module = \"keep_last\"; control = "
+				       "\"required\"; args = { count = 1; }; } );\n"
+				       "after = ( { module = \"gc_distribution\"; args = { %s }; } );\n",
+				       cases[i].args);
+		char *path = tests_write_file("gc.stack", text), err[512] = "";
+		struct rs_run_summary sum = {.registry = "http://127.0.0.1:1",
+					     .reclaimable_bytes = -1};
+		struct buf got = {0};
+		enum rs_status st = RS_ERR_ARGS;
+		struct stack s;
+		struct rs_err e = {{0}};
+
+		free(tests_write_file("gc-order", ""));
+		verifier_calls = 0;
+		verifier_fails = cases[i].verifier_fails;
+		if (stack_load(path, &s, &e) || loader_load(&s, RS_MODULE_BUILD_DIR, &e))
+			snprintf(err, sizeof(err), "%s", e.msg);
+		else
+			st = s.after[0].desc->after(&s.after[0].ctx, s.after[0].state, &sum, err,
+						    sizeof(err));
+		CU_ASSERT_EQUAL(st, cases[i].status);
+		CU_ASSERT_PTR_NOT_NULL(strstr(err, cases[i].err));
+		CU_ASSERT_EQUAL(verifier_calls, cases[i].verified);
+		CU_ASSERT_EQUAL(buf_read_file(&got, order), 0);
+		for (size_t k = 0; k < got.len; k++)
+			got.data[k] = got.data[k] == '\n' ? ' ' : got.data[k];
+		CU_ASSERT_STRING_EQUAL(got.data ? got.data : "", cases[i].order);
+		buf_free(&got);
+		loader_unload(&s);
+		stack_free(&s);
+		free(path);
+		free(text);
+	}
+	host_set_verifier(NULL, NULL);
+	unsetenv("GC_ORDER");
+	free(order);
+}
+
 void suite_modules(void)
 {
 	static const struct test_case cases[] = {
@@ -168,6 +259,7 @@ void suite_modules(void)
 		{"keep_last match", test_keep_last_match},
 		{"age", test_age},
 		{"regex", test_regex},
+		{"gc_distribution", test_gc_distribution},
 		{NULL, NULL},
 	};
 	tests_add_suite("modules", cases);
