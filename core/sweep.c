@@ -625,6 +625,11 @@ static int verify_kept(void *arg, char *err, size_t errlen)
 				j++;
 			if (j == now->count)
 				err_set(&e, "%s:%s: the tag no longer resolves", now->name, t->tag);
+			else if (t->digest && (!now->images[j].digest ||
+					       strcmp(now->images[j].digest, t->digest)))
+				err_set(&e, "%s:%s: names %s, not the planned %s", now->name, t->tag,
+					now->images[j].digest ? now->images[j].digest : "nothing known",
+					t->digest);
 			tags++;
 		}
 	}

@@ -65,10 +65,16 @@ static const char *untagged_flag(char *const *argv)
 	return NULL;
 }
 
-/* Adds the disk usage of everything inside the directory open at fd, as du does:
- * st_blocks * 512 per entry, symbolic links not followed, hard links counted each time
- * (registry storage has none).  Takes ownership of fd.  Returns 0 or -1 with errno set. */
-static int du_dir(int fd, unsigned long long *total)
+/* What the storage holds: disk usage as du counts it, and the bytes of blob contents (the
+ * files named "data"), which is what the plan's estimate counts. */
+struct usage {
+	unsigned long long disk, data;
+};
+
+/* Adds the usage of everything inside the directory open at fd: st_blocks * 512 per entry
+ * as du does, symbolic links not followed, hard links counted each time (registry storage
+ * has none).  Takes ownership of fd.  Returns 0 or -1 with errno set. */
+static int du_dir(int fd, struct usage *total)
 {
 	DIR *d = fdopendir(fd);
 	struct dirent *e;
@@ -92,7 +98,9 @@ static int du_dir(int fd, unsigned long long *total)
 				saved = errno;
 			continue;
 		}
-		*total += (unsigned long long)st.st_blocks * 512;
+		total->disk += (unsigned long long)st.st_blocks * 512;
+		if (S_ISREG(st.st_mode) && strcmp(e->d_name, "data") == 0)
+			total->data += (unsigned long long)st.st_size;
 		if (!S_ISDIR(st.st_mode))
 			continue;
 		sub = openat(dirfd(d), e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -106,15 +114,15 @@ static int du_dir(int fd, unsigned long long *total)
 
 /* Bytes used under storage_root, the directory itself included like du -s; logs a warning
  * and returns -1 when it cannot tell. */
-static int measure(const struct gc *g, const struct rs_ctx *ctx, unsigned long long *total)
+static int measure(const struct gc *g, const struct rs_ctx *ctx, struct usage *total)
 {
 	struct stat st;
 
-	*total = 0;
+	*total = (struct usage){0, 0};
 	if (stat(g->storage_root, &st) == 0) {
 		int fd = open(g->storage_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
-		*total = (unsigned long long)st.st_blocks * 512;
+		total->disk = (unsigned long long)st.st_blocks * 512;
 		if (fd >= 0 && du_dir(fd, total) == 0)
 			return 0;
 	}
@@ -257,9 +265,9 @@ static enum rs_status run_command(const struct gc *g, const struct rs_ctx *ctx,
  * when measured, and the plan's estimate of what it would free when the core made one. */
 static void report(const struct gc *g, const struct rs_ctx *ctx,
 		   const struct rs_run_summary *summary, size_t eligible, int measured,
-		   unsigned long long before, unsigned long long after)
+		   const struct usage *before, const struct usage *after)
 {
-	char estimate[64] = "", tail[256] = "", b[32], a[32], d[32];
+	char estimate[64] = "", tail[320] = "", b[32], a[32], d[32], f[32];
 
 	/* reclaimable_bytes is an ABI 1.1 field: an older core's summary ends before it. */
 	if (host_minor(g->host) >= 1 && summary->reclaimable_bytes >= 0) {
@@ -268,11 +276,17 @@ static void report(const struct gc *g, const struct rs_ctx *ctx,
 			 summary->reclaimable_upper_bound ? "at most " : "", b);
 	}
 	if (measured) {
-		format_size(before, b, sizeof(b));
-		format_size(after, a, sizeof(a));
-		format_size(after <= before ? before - after : after - before, d, sizeof(d));
-		snprintf(tail, sizeof(tail), "; storage %s -> %s (%s %s%s%s)", b, a,
-			 after <= before ? "reclaimed" : "grew", d, estimate[0] ? "; " : "",
+		int shrank = after->disk <= before->disk;
+
+		format_size(before->disk, b, sizeof(b));
+		format_size(after->disk, a, sizeof(a));
+		format_size(shrank ? before->disk - after->disk : after->disk - before->disk, d,
+			    sizeof(d));
+		/* Blob data is what the estimate counts; the disk adds blocks and link files. */
+		format_size(after->data <= before->data ? before->data - after->data : 0, f,
+			    sizeof(f));
+		snprintf(tail, sizeof(tail), "; storage %s -> %s (%s %s on disk, %s of blob data%s%s)",
+			 b, a, shrank ? "reclaimed" : "grew", d, f, estimate[0] ? "; " : "",
 			 estimate);
 	} else if (estimate[0]) {
 		snprintf(tail, sizeof(tail), "; %s", estimate);
@@ -285,7 +299,7 @@ static void report(const struct gc *g, const struct rs_ctx *ctx,
 static enum rs_status collect(const struct gc *g, const struct rs_ctx *ctx,
 			      const struct rs_run_summary *summary, char *err, size_t errlen)
 {
-	unsigned long long before = 0, after = 0;
+	struct usage before = {0, 0}, after = {0, 0};
 	size_t eligible = 0;
 	enum rs_status st;
 	int measured;
@@ -296,7 +310,7 @@ static enum rs_status collect(const struct gc *g, const struct rs_ctx *ctx,
 		return st;
 	if (measured)
 		measured = measure(g, ctx, &after) == 0;
-	report(g, ctx, summary, eligible, measured, before, after);
+	report(g, ctx, summary, eligible, measured, &before, &after);
 	return RS_OK;
 }
 
