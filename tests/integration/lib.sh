@@ -12,7 +12,9 @@
 # the subshell. The registry's directory comes from mktemp, so TMPDIR picks
 # where its storage lives. Needs bash, curl, coreutils, sed, awk, grep and
 # distribution's registry (REG_BIN, default docker-registry). All traffic goes
-# to 127.0.0.1 only.
+# to 127.0.0.1 only, or to REG_HOST, the address the registry listens on, for a
+# test that runs in a network namespace of its own.
+REG_HOST=${REG_HOST:-127.0.0.1}
 
 # Every Accept type a registry may answer a manifest request with; with fewer,
 # it may pick a child manifest or a rewritten one and so another digest.
@@ -218,7 +220,7 @@ _reg_write_config_with() {
 		echo '    uploadpurging:'
 		echo '      enabled: false'
 		echo 'http:'
-		echo "  addr: 127.0.0.1:$port"
+		echo "  addr: $REG_HOST:$port"
 		echo '  secret: regsweep-integration-test'
 		for line in "${_rsw_http[@]}"; do
 			echo "$line"
@@ -291,8 +293,8 @@ _reg_launch() {
 	for ((try = 0; try < 10; try++)); do
 		port=$((10000 + (RANDOM % 22000)))
 		[[ $port == "${_rsw_last_port:-}" ]] && continue
-		_reg_curl --max-time 1 -o /dev/null "http://127.0.0.1:$port/" && continue
-		_reg_curl --max-time 1 -k -o /dev/null "https://127.0.0.1:$port/" && continue
+		_reg_curl --max-time 1 -o /dev/null "http://$REG_HOST:$port/" && continue
+		_reg_curl --max-time 1 -k -o /dev/null "https://$REG_HOST:$port/" && continue
 		_reg_write_config_with "$port"
 		touch "$REG_LOG"
 		from=$(($(wc -l <"$REG_LOG") + 1))
@@ -300,7 +302,7 @@ _reg_launch() {
 		REG_PID=$!
 		_reg_owned_pid=$REG_PID
 		_rsw_last_port=$port
-		REG_URL=$REG_SCHEME://127.0.0.1:$port
+		REG_URL=$REG_SCHEME://$REG_HOST:$port
 		export REG_PID REG_URL
 		deadline=$((SECONDS + 15))
 		while ((SECONDS < deadline)); do
@@ -311,7 +313,7 @@ _reg_launch() {
 				reg_stop
 				fail "reg_start_with: registry exited at start (log above)"
 			fi
-			if tail -n "+$from" "$REG_LOG" | grep -q "listening on 127.0.0.1:$port"; then
+			if tail -n "+$from" "$REG_LOG" | grep -q "listening on $REG_HOST:$port"; then
 				code=$(_reg_curl --max-time 1 "${_rsw_curl[@]}" -o /dev/null -w '%{http_code}' \
 					"$REG_URL/v2/") || true
 				[[ $code == 200 || $code == 401 ]] && return 0
