@@ -217,6 +217,24 @@ static void count_freed(void *arg, const char *digest, int64_t size)
 		t->bytes += size;
 }
 
+/* Counts what deleting d frees: from the graph, or from the bytes fetched for the journal
+ * when the graph does not hold it (a referrer only the referrers API lists). */
+static void count_deletion(const struct plan_deletion *d, const struct reg_repo *rr,
+			   struct tally *t)
+{
+	const struct reg_manifest *m = registry_manifest(rr, d->digest);
+	struct reg_manifest parsed = {0};
+
+	if (m)
+		each_blob(m, count_freed, t);
+	else if (d->body && registry_manifest_from_body(&parsed, d->digest, d->body,
+							 d->body_len, d->media_type) == 0)
+		each_blob(&parsed, count_freed, t);
+	else
+		t->unknown = 1;
+	registry_manifest_free(&parsed);
+}
+
 void graph_estimate(struct plan *p, const struct reg_scan *scan, int partial)
 {
 	struct strmap live = {0}, deleted = {0};
@@ -244,14 +262,8 @@ void graph_estimate(struct plan *p, const struct reg_scan *scan, int partial)
 		struct plan_repo *pr = &p->repos[i];
 		int64_t before = t.bytes;
 
-		for (size_t k = 0; !pr->error && k < pr->deletion_count; k++) {
-			const struct reg_manifest *m = registry_manifest(rr, pr->deletions[k].digest);
-
-			if (m)
-				each_blob(m, count_freed, &t);
-			else
-				t.unknown = 1;
-		}
+		for (size_t k = 0; !pr->error && k < pr->deletion_count; k++)
+			count_deletion(&pr->deletions[k], rr, &t);
 		pr->reclaimable_bytes = t.bytes - before;
 	}
 	p->reclaimable_bytes = t.bytes;

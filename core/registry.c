@@ -15,6 +15,7 @@
 
 #include "auth.h"
 #include "http.h"
+#include "json.h"
 #include "log.h"
 
 /* Page size asked of _catalog and tags/list; the Link header says where the next page is. */
@@ -667,16 +668,23 @@ static int config_is_json(const cJSON *desc)
 	return n >= 4 && strcmp(t->valuestring + n - 4, "json") == 0;
 }
 
+/* A descriptor's digest, NULL when it has none that is valid. */
+static const char *valid_digest(const cJSON *desc)
+{
+	const cJSON *d = cJSON_GetObjectItemCaseSensitive(desc, "digest");
+
+	return cJSON_IsString(d) && util_valid_digest(d->valuestring) ? d->valuestring : NULL;
+}
+
 /* A descriptor's digest, NULL after a repository error when it has none that is valid. */
 static const char *desc_digest(struct repo_scan *rs, const struct http_response *resp,
 			       const cJSON *desc)
 {
-	const cJSON *d = cJSON_GetObjectItemCaseSensitive(desc, "digest");
+	const char *d = valid_digest(desc);
 
-	if (cJSON_IsString(d) && util_valid_digest(d->valuestring))
-		return d->valuestring;
-	repo_http_error(rs, resp, "a descriptor without a valid digest");
-	return NULL;
+	if (!d)
+		repo_http_error(rs, resp, "a descriptor without a valid digest");
+	return d;
 }
 
 static void on_fetch(const struct http_response *resp, void *arg);
@@ -711,66 +719,79 @@ static void on_blob(const struct http_response *resp, void *arg)
 	f->done = 1;
 }
 
-/* Records blob desc of f's manifest and, for post-GC validation, asks once whether the
- * registry still serves it. */
-static int graph_blob(struct fetch *f, const struct http_response *resp, const cJSON *desc)
+/* Fills m from a manifest document: digest and body copied, the body's mediaType (else
+ * content_type, up to its parameters), children, blobs and subject.  0, or -1 when a
+ * descriptor has no valid digest (m partly filled: registry_manifest_free it). */
+static int manifest_parse(struct reg_manifest *m, const cJSON *doc, const char *digest,
+			  const char *body, size_t len, const char *content_type)
 {
-	struct reg_manifest *m = &f->node;
-	const char *digest = desc_digest(f->rs, resp, desc);
-	struct fetch *b;
-	int fresh;
-
-	if (!digest)
-		return -1;
-	m->blobs[m->blob_count++] = (struct reg_blob){xstrdup(digest), desc_size(desc)};
-	if (!(f->rs->scan->needs & REG_NEED_BLOBS))
-		return 0;
-	b = fetch_get(f->rs, digest, FETCH_BLOB, &fresh);
-	if (fresh)
-		repo_get(f->rs, HTTP_HEAD, "blobs/", b->digest, NULL, on_blob, b);
-	return 0;
-}
-
-/* Keeps f's place in the image graph: its bytes, type, children, blobs and subject. */
-static int graph_read(struct fetch *f, const struct http_response *resp, const cJSON *doc)
-{
-	struct reg_manifest *m = &f->node;
 	const cJSON *children = cJSON_GetObjectItemCaseSensitive(doc, "manifests");
 	const cJSON *config = cJSON_GetObjectItemCaseSensitive(doc, "config");
 	const cJSON *layers = cJSON_GetObjectItemCaseSensitive(doc, "layers");
 	const cJSON *subject = cJSON_GetObjectItemCaseSensitive(doc, "subject");
 	const cJSON *mt = cJSON_GetObjectItemCaseSensitive(doc, "mediaType"), *v;
+	const char *d;
 
-	m->digest = xstrdup(f->digest);
-	m->body = xstrndup(resp->body, resp->body_len);
-	m->body_len = resp->body_len;
+	m->digest = xstrdup(digest);
+	m->body = xstrndup(body, len);
+	m->body_len = len;
 	if (cJSON_IsString(mt))
 		m->media_type = xstrdup(mt->valuestring);
-	else if (resp->content_type)
-		m->media_type = xstrndup(resp->content_type, strcspn(resp->content_type, "; "));
-	if (subject && !(m->subject = (char *)desc_digest(f->rs, resp, subject)))
+	else if (content_type)
+		m->media_type = xstrndup(content_type, strcspn(content_type, "; "));
+	if (subject && !(d = valid_digest(subject)))
 		return -1;
-	if (m->subject)
-		m->subject = xstrdup(m->subject);
+	m->subject = subject ? xstrdup(d) : NULL;
 	if (cJSON_IsArray(children)) {
 		m->children = xcalloc((size_t)cJSON_GetArraySize(children), sizeof(char *));
 		cJSON_ArrayForEach(v, children) {
-			const char *digest = desc_digest(f->rs, resp, v);
-
-			if (!digest)
+			if (!(d = valid_digest(v)))
 				return -1;
-			m->children[m->child_count++] = xstrdup(digest);
+			m->children[m->child_count++] = xstrdup(d);
 		}
 		return 0;
 	}
 	if (!cJSON_IsObject(config))
 		return 0;
 	m->blobs = xcalloc(1 + (size_t)cJSON_GetArraySize(layers), sizeof(*m->blobs));
-	if (graph_blob(f, resp, config) < 0)
+	if (!(d = valid_digest(config)))
 		return -1;
-	cJSON_ArrayForEach(v, layers)
-		if (graph_blob(f, resp, v) < 0)
+	m->blobs[m->blob_count++] = (struct reg_blob){xstrdup(d), desc_size(config)};
+	cJSON_ArrayForEach(v, layers) {
+		if (!(d = valid_digest(v)))
 			return -1;
+		m->blobs[m->blob_count++] = (struct reg_blob){xstrdup(d), desc_size(v)};
+	}
+	return 0;
+}
+
+int registry_manifest_from_body(struct reg_manifest *m, const char *digest, const char *body,
+				size_t len, const char *media_type)
+{
+	cJSON *doc = cJSON_ParseWithLength(body, len);
+	int rc = cJSON_IsObject(doc) ? manifest_parse(m, doc, digest, body, len, media_type) : -1;
+
+	cJSON_Delete(doc);
+	return rc;
+}
+
+/* Keeps f's place in the image graph and, for post-GC validation, asks once for each of
+ * its blobs whether the registry still serves it. */
+static int graph_read(struct fetch *f, const struct http_response *resp, const cJSON *doc)
+{
+	struct reg_manifest *m = &f->node;
+
+	if (manifest_parse(m, doc, f->digest, resp->body, resp->body_len, resp->content_type)) {
+		repo_http_error(f->rs, resp, "a descriptor without a valid digest");
+		return -1;
+	}
+	for (size_t i = 0; (f->rs->scan->needs & REG_NEED_BLOBS) && i < m->blob_count; i++) {
+		int fresh;
+		struct fetch *b = fetch_get(f->rs, m->blobs[i].digest, FETCH_BLOB, &fresh);
+
+		if (fresh)
+			repo_get(f->rs, HTTP_HEAD, "blobs/", b->digest, NULL, on_blob, b);
+	}
 	return 0;
 }
 
@@ -1030,7 +1051,7 @@ static void image_free(struct reg_image *img)
 	labels_free(img->labels, img->label_count);
 }
 
-static void manifest_free(struct reg_manifest *m)
+void registry_manifest_free(struct reg_manifest *m)
 {
 	for (size_t i = 0; i < m->child_count; i++)
 		free(m->children[i]);
@@ -1054,7 +1075,7 @@ static void fetch_free(struct fetch *f)
 	}
 	if (f->kind == FETCH_CONFIG) /* manifests only borrow their config's labels */
 		labels_free(f->facts.labels, f->facts.label_count);
-	manifest_free(&f->node);
+	registry_manifest_free(&f->node);
 	free(f->digest);
 	free(f);
 }
@@ -1174,7 +1195,7 @@ void registry_scan_free(struct reg_scan *scan)
 			image_free(&repo->images[j]);
 		free(repo->images);
 		for (size_t j = 0; j < repo->manifest_count; j++)
-			manifest_free(&repo->manifests[j]);
+			registry_manifest_free(&repo->manifests[j]);
 		free(repo->manifests);
 		free(repo->name);
 		free(repo->error);
@@ -1236,6 +1257,79 @@ void registry_get_manifests(struct registry *r, struct reg_get *gets, size_t cou
 	}
 	buf_free(&url);
 	run_batch(r, "read", count);
+}
+
+static void on_referrers(const struct http_response *resp, void *arg)
+{
+	struct reg_referrers *q = arg;
+	cJSON *doc;
+	const cJSON *list, *v;
+
+	progress_step();
+	q->http_status = resp->status;
+	if (resp->status != 200) {
+		describe(resp, q->error, sizeof(q->error));
+		return;
+	}
+	q->error[0] = '\0';
+	doc = cJSON_ParseWithLength(resp->body, resp->body_len);
+	list = cJSON_GetObjectItemCaseSensitive(doc, "manifests");
+	if (!cJSON_IsArray(list)) {
+		snprintf(q->error, sizeof(q->error), "not an image index");
+		cJSON_Delete(doc);
+		return;
+	}
+	q->found = xcalloc((size_t)cJSON_GetArraySize(list) + 1, sizeof(*q->found));
+	q->media_types = xcalloc((size_t)cJSON_GetArraySize(list) + 1, sizeof(char *));
+	cJSON_ArrayForEach(v, list) {
+		const char *d = valid_digest(v), *mt = json_string(v, "mediaType");
+
+		if (!d) {
+			snprintf(q->error, sizeof(q->error), "a descriptor without a valid digest");
+			break;
+		}
+		q->media_types[q->count] = mt ? xstrdup(mt) : NULL;
+		q->found[q->count++] = (struct reg_blob){xstrdup(d), desc_size(v)};
+	}
+	cJSON_Delete(doc);
+}
+
+size_t registry_referrers(struct registry *r, struct reg_referrers *qs, size_t count)
+{
+	struct buf url = {0};
+	size_t failed = 0;
+
+	for (size_t i = 0; i < count; i++) {
+		struct reg_referrers *q = &qs[i];
+
+		*q = (struct reg_referrers){.repo = q->repo, .digest = q->digest};
+		if (!util_valid_repo_name(q->repo) || !util_valid_digest(q->digest)) {
+			snprintf(q->error, sizeof(q->error), "invalid repository name or digest");
+			continue;
+		}
+		snprintf(q->error, sizeof(q->error), "not sent");
+		build_url(&url, r, q->repo, "referrers/", q->digest);
+		http_submit(r->http, HTTP_GET, url.data, "application/vnd.oci.image.index.v1+json",
+			    on_referrers, q);
+	}
+	buf_free(&url);
+	run_batch(r, "referrers", count);
+	for (size_t i = 0; i < count; i++)
+		failed += qs[i].http_status != 200 || qs[i].error[0];
+	return failed;
+}
+
+void registry_referrers_free(struct reg_referrers *q)
+{
+	for (size_t i = 0; i < q->count; i++) {
+		free(q->found[i].digest);
+		free(q->media_types[i]);
+	}
+	free(q->found);
+	free(q->media_types);
+	q->found = NULL;
+	q->media_types = NULL;
+	q->count = 0;
 }
 
 static void on_delete(const struct http_response *resp, void *arg)

@@ -119,6 +119,31 @@ size_t registry_delete(struct registry *r, struct reg_delete *dels, size_t count
 /* repo's graph node for digest, or NULL. */
 const struct reg_manifest *registry_manifest(const struct reg_repo *repo, const char *digest);
 
+/* Fills m (zeroed by the caller, released with registry_manifest_free) from a manifest's
+ * bytes as a scan would: media_type is used when the body names none.  0, or -1 when the
+ * body is not a JSON object or a descriptor has no valid digest. */
+int registry_manifest_from_body(struct reg_manifest *m, const char *digest, const char *body,
+				size_t len, const char *media_type);
+void registry_manifest_free(struct reg_manifest *m);
+
+/* One GET /v2/<repo>/referrers/<digest> (OCI 1.1 referrers API); repo and digest borrowed
+ * from the caller. */
+struct reg_referrers {
+	const char *repo;
+	const char *digest;
+	long http_status; /* 0 when no response; 404 from a registry without the API */
+	struct reg_blob *found; /* caller-owned (registry_referrers_free): the referrers'
+				 * digests, size -1; NULL unless 200 */
+	char **media_types;     /* found's media types, NULL when not given */
+	size_t count;
+	char error[256]; /* one line unless 200 with a valid index */
+};
+
+/* Ask for every entry's referrers concurrently (one http_run).  Returns how many entries
+ * did not get a valid answer. */
+size_t registry_referrers(struct registry *r, struct reg_referrers *qs, size_t count);
+void registry_referrers_free(struct reg_referrers *q);
+
 /* One GET /v2/<repo>/manifests/<digest>; repo and digest borrowed from the caller. */
 struct reg_get {
 	const char *repo;

@@ -212,6 +212,85 @@ static char *file_sha256(const char *path)
 	return failed ? NULL : xstrdup(hash);
 }
 
+static struct plan_deletion *find_deletion(struct plan_repo *r, const char *digest);
+static void fetch_missing_bodies(struct registry *reg, struct plan *p);
+
+/* Whether any tag of r names digest: then it is in the graph and the graph decides. */
+static int tagged(const struct plan_repo *r, const char *digest)
+{
+	for (size_t i = 0; i < r->tag_count; i++)
+		if (r->tags[i].digest && strcmp(r->tags[i].digest, digest) == 0)
+			return 1;
+	return 0;
+}
+
+/* Adds a deletion for each referrer q's answer lists that the plan has not settled. */
+static void add_api_referrers(struct plan_repo *r, const struct reg_referrers *q)
+{
+	for (size_t i = 0; i < q->count; i++) {
+		struct plan_deletion *d;
+
+		if (find_deletion(r, q->found[i].digest) || tagged(r, q->found[i].digest))
+			continue;
+		d = plan_add_deletion(r, q->found[i].digest, q->media_types[i], NULL, 0);
+		d->follows = xstrdup(q->digest);
+		d->reason = xasprintf("referrer of %s (referrers API)", q->digest);
+	}
+}
+
+/* The OCI 1.1 referrers API lists referrers the tags do not show (signatures and
+ * attestations pushed with a subject and no tag): each goes with its subject.  One probe
+ * first, so a registry without the API (distribution 2.8 answers 404) costs one request;
+ * then rounds, as referrers may have referrers. */
+static void delete_api_referrers(struct plan *p, struct registry *reg)
+{
+	/* Deletions only grow at the end of their repository's array: asked[i] of repository
+	 * i's are done. */
+	size_t *asked = xcalloc(p->repo_count + 1, sizeof(size_t)), *repo_of = NULL;
+	struct reg_referrers *qs = NULL;
+	int probe = 1;
+
+	for (;;) {
+		size_t n = 0;
+
+		for (size_t i = 0; i < p->repo_count && !(probe && n); i++) {
+			const struct plan_repo *r = &p->repos[i];
+
+			for (size_t j = asked[i]; !r->error && j < r->deletion_count; j++) {
+				qs = xrealloc(qs, (n + 1) * sizeof(*qs));
+				repo_of = xrealloc(repo_of, (n + 1) * sizeof(*repo_of));
+				qs[n] = (struct reg_referrers){.repo = r->name,
+							       .digest = r->deletions[j].digest};
+				repo_of[n++] = i;
+				if (probe)
+					break;
+			}
+		}
+		if (n == 0)
+			break;
+		for (size_t i = 0; i < n; i++)
+			asked[repo_of[i]]++;
+		registry_referrers(reg, qs, n);
+		for (size_t i = 0; i < n; i++) {
+			if (qs[i].http_status == 200 && !qs[i].error[0])
+				add_api_referrers(&p->repos[repo_of[i]], &qs[i]);
+			else if (!probe)
+				log_msg(RS_LOG_WARN, "%s@%s: referrers not listed, they stay: %s",
+					qs[i].repo, qs[i].digest, qs[i].error);
+			registry_referrers_free(&qs[i]);
+		}
+		if (probe && qs[0].http_status != 200) {
+			log_msg(RS_LOG_DEBUG, "no referrers API: %s", qs[0].error);
+			break;
+		}
+		probe = 0;
+	}
+	free(repo_of);
+	free(qs);
+	free(asked);
+	fetch_missing_bodies(reg, p);
+}
+
 int sweep_plan(const struct sweep_opts *o, struct stack *s, struct registry *reg,
 	       struct plan *out, struct rs_err *e)
 {
@@ -245,6 +324,7 @@ int sweep_plan(const struct sweep_opts *o, struct stack *s, struct registry *reg
 			graph_attach_bodies(pr, rr);
 		}
 	}
+	delete_api_referrers(out, reg);
 	graph_estimate(out, &scan, count < listed);
 	plan_check_guards(out);
 	log_msg(RS_LOG_DEBUG, "scan: %zu requests", registry_requests(reg));

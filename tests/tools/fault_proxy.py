@@ -23,8 +23,11 @@ The scenario is a JSON file {"rules": [RULE, ...]}.  A RULE:
                                   did the work), then give the client the fault instead
      "status": 429,               answer this status (with a small JSON error body), or
      "reset": true,               close the connection without an answer (TCP RST)
-     "retry_after": "2"}          add a Retry-After header with this value
-A rule with only "delay" (no status, no reset) forwards normally after the delay.
+     "retry_after": "2",          add a Retry-After header with this value
+     "body": {...},               with status: answer this JSON instead of an error body
+     "content_type": "..."}       with body: its Content-Type (default application/json)
+A rule with only "delay" (no status, no reset) forwards normally after the delay. With
+"body" the proxy plays an API the registry lacks (such as OCI 1.1 referrers).
 
 Every rule sees every request and counts its own matches; the first rule (in file order)
 whose window [skip, skip+count) the request falls in applies.
@@ -68,6 +71,8 @@ class Rule:
         self.status = d.get("status")
         self.reset = bool(d.get("reset", False))
         self.retry_after = d.get("retry_after")
+        self.body = d.get("body")
+        self.content_type = d.get("content_type", "application/json")
         if self.status is not None and self.reset:
             raise SystemExit("rule %s: give status or reset, not both" % self.name)
         self.seen = {}
@@ -215,10 +220,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
             srv.record(t, self.conn_id, self.command, self.path, rule, upstream, "reset")
             self.reset()
             return
-        hdrs = [("Content-Type", "application/json")]
+        hdrs = [("Content-Type", rule.content_type if rule.body is not None else "application/json")]
         if rule.retry_after is not None:
             hdrs.append(("Retry-After", str(rule.retry_after)))
-        msg = json.dumps({"errors": [{"code": "FAULT", "message": "injected by " + rule.name}]})
+        msg = json.dumps(rule.body if rule.body is not None else
+                         {"errors": [{"code": "FAULT", "message": "injected by " + rule.name}]})
         self.answer(int(rule.status), hdrs, msg.encode())
         srv.record(t, self.conn_id, self.command, self.path, rule, upstream, rule.status)
 

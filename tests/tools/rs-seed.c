@@ -59,13 +59,15 @@ static const char usage[] =
 	"      an OCI image index (a docker manifest list with \"docker\") over\n"
 	"      untagged linux/amd64 and linux/arm64 images, tagged TAG; prints the\n"
 	"      index digest and the newer CREATED\n"
-	"  sign REPO TAG [sig|att|sbom] [subject]\n"
+	"  sign REPO TAG [sig|att|sbom] [subject] [untagged]\n"
 	"      a cosign-style signature (default), attestation or SBOM of the\n"
 	"      manifest TAG names now: an OCI image manifest with its own config\n"
 	"      and one small payload layer, unique per line, tagged\n"
 	"      sha256-<hex of TAG's digest>.sig (.att, .sbom); with \"subject\"\n"
 	"      it also names TAG's manifest in an OCI 1.1 \"subject\" descriptor;\n"
-	"      prints the signature's tag and digest and CREATED -\n"
+	"      prints the signature's tag and digest and CREATED -; \"untagged\"\n"
+	"      pushes it by digest only (as OCI 1.1 referrers are) and prints -\n"
+	"      for its tag\n"
 	"  bulk PREFIX NREPOS NTAGS BASE_TIME STEP_SECONDS\n"
 	"      repositories PREFIX-1..PREFIX-NREPOS with tags build-1..build-NTAGS,\n"
 	"      build-i created at BASE_TIME + i*STEP_SECONDS (UTC, whole seconds),\n"
@@ -102,6 +104,7 @@ struct cmd {
 	char **labels;		/* image: "KEY=VALUE" */
 	size_t nlabels;
 	int alt;		/* image: oci; index: docker; sign: subject */
+	int untagged;		/* sign: push by digest only */
 	long long nrepos, ntags, step;
 	int64_t base;
 };
@@ -126,6 +129,7 @@ struct job {
 	struct buf body;
 	char *location;
 	char *rdigest;		/* Docker-Content-Digest of the response */
+	int untagged;		/* pushed by digest on purpose: printed with tag "-" */
 };
 
 /* What one image is made of. */
@@ -370,8 +374,8 @@ static int parse_bulk(struct cmd *c, size_t lineno, char **w, size_t n)
 
 static int parse_sign(struct cmd *c, size_t lineno, char **w, size_t n)
 {
-	if (n < 3 || n > 5)
-		return spec_error(lineno, "usage: sign REPO TAG [sig|att|sbom] [subject]");
+	if (n < 3 || n > 6)
+		return spec_error(lineno, "usage: sign REPO TAG [sig|att|sbom] [subject] [untagged]");
 	c->repo = w[1];
 	c->tag = w[2];
 	for (size_t i = 3; i < n; i++) {
@@ -381,11 +385,15 @@ static int parse_sign(struct cmd *c, size_t lineno, char **w, size_t n)
 			c->alt = 1;
 			continue;
 		}
+		if (!strcmp(w[i], "untagged") && !c->untagged) {
+			c->untagged = 1;
+			continue;
+		}
 		while (k < sizeof(sign_kinds) / sizeof(sign_kinds[0]) &&
 		       strcmp(w[i], sign_kinds[k].suffix))
 			k++;
 		if (k == sizeof(sign_kinds) / sizeof(sign_kinds[0]) || c->sign)
-			return spec_error(lineno, "usage: sign REPO TAG [sig|att|sbom] [subject]");
+			return spec_error(lineno, "usage: sign REPO TAG [sig|att|sbom] [subject] [untagged]");
 		c->sign = &sign_kinds[k];
 	}
 	if (!c->sign)
@@ -880,9 +888,9 @@ static int run(struct seeder *s, struct job **jobs, size_t n)
 static int emit(struct job **jobs, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
-		if (jobs[i]->tag)
-			printf("%s %s %s %s\n", jobs[i]->repo, jobs[i]->tag, jobs[i]->manifest.digest,
-			       jobs[i]->created ? jobs[i]->created : "-");
+		if (jobs[i]->tag || jobs[i]->untagged)
+			printf("%s %s %s %s\n", jobs[i]->repo, jobs[i]->tag ? jobs[i]->tag : "-",
+			       jobs[i]->manifest.digest, jobs[i]->created ? jobs[i]->created : "-");
 	if (fflush(stdout) || ferror(stdout)) {
 		fprintf(stderr, "rs-seed: writing output: %s\n", strerror(errno));
 		return -1;
@@ -976,8 +984,10 @@ static struct job *sign_job(struct seeder *s, const struct cmd *c, const struct 
 	cJSON *cfg = cJSON_CreateObject(), *m = cJSON_CreateObject(), *rootfs;
 
 	j->repo = xstrdup(c->repo);
-	j->tag = xasprintf("sha256-%s.%s", subject->manifest.digest + strlen("sha256:"),
-			   c->sign->suffix);
+	j->untagged = c->untagged;
+	if (!c->untagged)
+		j->tag = xasprintf("sha256-%s.%s", subject->manifest.digest + strlen("sha256:"),
+				   c->sign->suffix);
 	j->nblobs = 2;
 	set_blob(&j->blobs[1], xasprintf("rs-seed %s #%zu of %s@%s\n", c->sign->suffix,
 					 ++s->signs, c->repo, subject->manifest.digest));
