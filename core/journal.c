@@ -121,16 +121,12 @@ int journal_append(struct journal *j, const struct journal_entry *en, struct rs_
 		cJSON_AddItemToArray(tags, cJSON_CreateString(en->tags[i]));
 	cJSON_AddStringToObject(o, "manifest", body);
 	cJSON_AddStringToObject(o, "time", when);
-	line = cJSON_PrintUnformatted(o);
+	line = json_text(o, 0);
 	cJSON_Delete(o);
 	free(body);
-	if (!line) {
-		err_set(e, "%s: out of memory", j->path);
-		return -1;
-	}
 	buf_append(&j->queued, line, strlen(line));
 	buf_append(&j->queued, "\n", 1);
-	cJSON_free(line);
+	free(line);
 	return 0;
 }
 

@@ -1,6 +1,9 @@
 /* json.c - shared cJSON readers and writers. */
 #include "json.h"
 
+#include <stdio.h>
+#include <stdlib.h>
+
 #include "regsweep/module.h"
 #include "util.h"
 
@@ -12,6 +15,17 @@ cJSON *json_time(int64_t t)
 		return cJSON_CreateNull();
 	util_format_rfc3339(t, buf, sizeof(buf));
 	return cJSON_CreateString(buf);
+}
+
+char *json_text(const cJSON *doc, int indented)
+{
+	char *text = indented ? cJSON_Print(doc) : cJSON_PrintUnformatted(doc);
+
+	if (!text) {
+		fputs("regsweep: out of memory\n", stderr);
+		abort();
+	}
+	return text;
 }
 
 const char *json_string(const cJSON *o, const char *key)

@@ -10,6 +10,10 @@
  * caller adds to a document. */
 cJSON *json_time(int64_t t);
 
+/* doc as text, indented or compact; caller-owned (free).  Aborts when memory runs out,
+ * as xmalloc does. */
+char *json_text(const cJSON *doc, int indented);
+
 /* o's member key when it is a string (borrowed from o), else NULL. */
 const char *json_string(const cJSON *o, const char *key);
 

@@ -214,12 +214,8 @@ static cJSON *repo_json(const struct plan_repo *r, int with_results)
 /* The hash of the compact JSON of everything but "plan_sha256" itself. */
 static void content_hash(const cJSON *root, char out[UTIL_SHA256_LEN])
 {
-	char *compact = cJSON_PrintUnformatted(root);
+	char *compact = json_text(root, 0);
 
-	if (!compact) {
-		fputs("regsweep: out of memory\n", stderr);
-		abort();
-	}
 	util_sha256(compact, strlen(compact), out);
 	free(compact);
 }
@@ -283,12 +279,8 @@ char *plan_to_json(const struct plan *p, int with_results)
 		cJSON_AddNumberToObject(sum, "skipped", (double)t.skipped);
 	}
 	seal(root);
-	text = cJSON_Print(root);
+	text = json_text(root, 1);
 	cJSON_Delete(root);
-	if (!text) {
-		fputs("regsweep: out of memory\n", stderr);
-		abort();
-	}
 	return text;
 }
 

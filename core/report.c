@@ -273,12 +273,8 @@ char *report_to_json(const struct report *r, size_t top)
 	cJSON_AddItemToObject(sum, "tags", count_json(r->tags));
 	cJSON_AddItemToObject(sum, "manifests", count_json(r->manifests));
 	cJSON_AddItemToObject(sum, "total_bytes", count_json(r->total_bytes));
-	text = cJSON_Print(root);
+	text = json_text(root, 1);
 	cJSON_Delete(root);
-	if (!text) {
-		fputs("regsweep: out of memory\n", stderr);
-		abort();
-	}
 	return text;
 }
 
