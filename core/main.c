@@ -559,7 +559,7 @@ static void usage(FILE *out)
 	      "      --force             apply even a plan the guards refuse\n"
 	      "      --max-plan-age AGE  apply: refuse older plans (default 24h)\n"
 	      "      --journal FILE      apply, run: record what is deleted there, for undo\n"
-	      "                          (default $XDG_STATE_HOME/regsweep/journal-TIME.jsonl)\n"
+	      "                          (default $XDG_STATE_HOME/regsweep/journal-TIME-PID.jsonl)\n"
 	      "      --top N             report: the N repositories that free the most only\n"
 	      "  -v, --verbose           more detail (every tag's verdict)\n"
 	      "  -q, --quiet             errors only on stderr\n"
