@@ -363,14 +363,9 @@ static int cmd_apply(struct cli *c)
 		fail(rc, "%s", e.msg);
 	registry_close(reg);
 	stack_free(&s);
-	if (c->json) {
-		char *json = plan_to_json(&p, 1);
-
-		puts(json);
-		free(json);
-	} else {
+	print_plan(&p, c, 1);
+	if (!c->json)
 		print_applied(&p);
-	}
 	print_journal(c, journal);
 	free(journal);
 	plan_free(&p);

@@ -63,6 +63,8 @@ assert_contains "$(cat "$REG_DIR/dry.txt")" "8 manifests to delete" "dry run sho
 
 "$REGSWEEP" apply "$REG_DIR/plan.json" >"$REG_DIR/apply.txt"
 assert_contains "$(cat "$REG_DIR/apply.txt")" "deleted 8 of 8 manifests (6 tags)" "apply summary"
+assert_contains "$(cat "$REG_DIR/apply.txt")" \
+	"$(printf '%-40s %7d %7d %7d %9d %7d %7d %6d' team/api 9 4 5 7 7 0 0)" "apply's table row"
 assert_eq 8 "$(reg_delete_count)" "DELETE requests after apply"
 for c in $children; do
 	assert_eq 404 "$(reg_status team/api "$c")" "deleted child $c"
