@@ -1,6 +1,7 @@
 /* graph.c - referrers, index children and the reclaimable-space estimate of a plan. */
 #include "graph.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -43,52 +44,103 @@ static void add_closure(struct strmap *set, const struct reg_repo *rr, const cha
 		add_closure(set, rr, m->children[i]);
 }
 
-/* Children of deleted indexes that nothing kept references, deleted with their index.
- * Returns how many were added. */
-static size_t delete_children(struct plan_repo *pr, const struct reg_repo *rr,
-			      struct strmap *deleted)
+/* What kept tags hold on to: every manifest under them (their own included) in all, and
+ * the manifests under them that are some kept index's child in children. */
+static void kept_sets(const struct plan_repo *pr, const struct reg_repo *rr, struct strmap *all,
+		      struct strmap *children)
 {
-	struct strmap kept = {0};
+	for (size_t i = 0; i < pr->tag_count; i++) {
+		const struct reg_manifest *m;
+
+		if (pr->tags[i].verdict != RS_KEEP || !pr->tags[i].digest)
+			continue;
+		add_closure(all, rr, pr->tags[i].digest);
+		m = registry_manifest(rr, pr->tags[i].digest);
+		for (size_t c = 0; m && c < m->child_count; c++)
+			add_closure(children, rr, m->children[c]);
+	}
+}
+
+/* Deletions are found by digest through a map whose values are index + 1. */
+static void mark_deleted(struct strmap *deleted, const struct plan_repo *pr, size_t k)
+{
+	int fresh;
+
+	*strmap_slot(deleted, pr->deletions[k].digest, &fresh) = (void *)(uintptr_t)(k + 1);
+}
+
+static struct plan_deletion *deleted_at(const struct strmap *deleted, struct plan_repo *pr,
+					const char *digest)
+{
+	uintptr_t k = (uintptr_t)strmap_get(deleted, digest);
+
+	return k ? &pr->deletions[k - 1] : NULL;
+}
+
+/* d must also wait for the deletion of digest (a second index listing it). */
+static void also_follow(struct plan_deletion *d, const char *digest)
+{
+	if (d->follows && strcmp(d->follows, digest) == 0)
+		return;
+	for (size_t i = 0; i < d->also_follows_count; i++)
+		if (strcmp(d->also_follows[i], digest) == 0)
+			return;
+	if (!d->follows) {
+		d->follows = xstrdup(digest);
+		d->reason = xasprintf("waits for index %s, which lists it", digest);
+		return;
+	}
+	d->also_follows = xrealloc(d->also_follows, (d->also_follows_count + 1) * sizeof(char *));
+	d->also_follows[d->also_follows_count++] = xstrdup(digest);
+}
+
+/* Children of deleted indexes that nothing kept references, deleted with their index; and
+ * every deletion an index being deleted lists waits for that index, so a failed index
+ * DELETE never leaves an index without its child.  Returns how many were added. */
+static size_t delete_children(struct plan_repo *pr, const struct reg_repo *rr,
+			      struct strmap *deleted, const struct strmap *kept)
+{
 	size_t added = 0;
 
-	/* Unsettled referrers count as kept: they hold on to their children until then. */
-	for (size_t i = 0; i < pr->tag_count; i++)
-		if (pr->tags[i].verdict == RS_KEEP && pr->tags[i].digest)
-			add_closure(&kept, rr, pr->tags[i].digest);
 	/* The array grows as children are added: those are walked too (nested indexes). */
 	for (size_t k = 0; k < pr->deletion_count; k++) {
 		const struct reg_manifest *m = registry_manifest(rr, pr->deletions[k].digest);
 
 		for (size_t c = 0; m && c < m->child_count; c++) {
 			const struct reg_manifest *child = registry_manifest(rr, m->children[c]);
-			struct plan_deletion *d;
-			int fresh;
+			struct plan_deletion *d = deleted_at(deleted, pr, m->children[c]);
 
-			if (strmap_get(&kept, m->children[c]) || strmap_get(deleted, m->children[c]))
+			if (d) {
+				also_follow(d, m->digest);
+				continue;
+			}
+			if (strmap_get(kept, m->children[c]))
 				continue;
 			d = plan_add_deletion(pr, m->children[c], child ? child->media_type : NULL,
 					      NULL, 0);
-			/* plan_add_deletion may move the array: m->children stays valid. */
-			d->follows = xstrdup(pr->deletions[k].digest);
+			/* plan_add_deletion may move the array: m and its strings stay valid. */
+			d->follows = xstrdup(m->digest);
 			d->reason = xasprintf("child of deleted index %s", d->follows);
-			*strmap_slot(deleted, d->digest, &fresh) = &member;
+			mark_deleted(deleted, pr, pr->deletion_count - 1);
 			added++;
 		}
 	}
-	strmap_free(&kept);
 	return added;
 }
 
 /* Deletes the referrer tags whose subject is deleted, one deletion per digest all of whose
- * tags go; a referrer sharing its digest with a kept tag stays.  Returns deletions added. */
-static size_t delete_referrers(struct plan_repo *pr, struct strmap *deleted)
+ * tags go; a referrer sharing its digest with a kept tag, or that a kept index lists,
+ * stays.  Returns deletions added. */
+static size_t delete_referrers(struct plan_repo *pr, struct strmap *deleted,
+			       const struct strmap *kept_children)
 {
 	size_t added = 0;
 
 	for (size_t i = 0; i < pr->tag_count; i++) {
 		struct plan_tag *t = &pr->tags[i];
 
-		if (t->subject && t->verdict == RS_KEEP && !t->reason && strmap_get(deleted, t->subject))
+		if (t->subject && t->verdict == RS_KEEP && !t->reason &&
+		    strmap_get(deleted, t->subject) && !strmap_get(kept_children, t->digest))
 			t->verdict = RS_DELETE;
 	}
 	for (size_t i = 0; i < pr->tag_count; i++) {
@@ -97,7 +149,6 @@ static size_t delete_referrers(struct plan_repo *pr, struct strmap *deleted)
 		char **tags;
 		size_t n = 0;
 		struct plan_deletion *d;
-		int fresh;
 
 		if (!t->subject || t->verdict != RS_DELETE || t->reason)
 			continue;
@@ -125,7 +176,7 @@ static size_t delete_referrers(struct plan_repo *pr, struct strmap *deleted)
 			d = plan_add_deletion(pr, t->digest, t->media_type, tags, n);
 			d->follows = xstrdup(t->subject);
 			d->reason = xasprintf("follows its subject %s", t->subject);
-			*strmap_slot(deleted, d->digest, &fresh) = &member;
+			mark_deleted(deleted, pr, pr->deletion_count - 1);
 			added++;
 		}
 		free(tags);
@@ -133,10 +184,18 @@ static size_t delete_referrers(struct plan_repo *pr, struct strmap *deleted)
 	return added;
 }
 
+void graph_kept(const struct plan_repo *pr, const struct reg_repo *rr, struct strmap *out)
+{
+	struct strmap children = {0};
+
+	kept_sets(pr, rr, out, &children);
+	strmap_free(&children);
+}
+
 void graph_settle(struct plan_repo *pr, const struct reg_repo *rr)
 {
 	struct strmap deleted = {0};
-	int fresh;
+	size_t added;
 
 	/* Referrers wait with a KEEP and no reason until their subject is settled. */
 	for (size_t i = 0; i < pr->tag_count; i++) {
@@ -148,10 +207,18 @@ void graph_settle(struct plan_repo *pr, const struct reg_repo *rr)
 	}
 	plan_group_digests(pr);
 	for (size_t k = 0; k < pr->deletion_count; k++)
-		*strmap_slot(&deleted, pr->deletions[k].digest, &fresh) = &member;
-	/* A referrer of a child, or of a referrer, settles in a later round. */
-	while (delete_children(pr, rr, &deleted) + delete_referrers(pr, &deleted))
-		;
+		mark_deleted(&deleted, pr, k);
+	/* A referrer of a child, or of a referrer, settles in a later round.  Unsettled
+	 * referrers count as kept: they hold on to their children until then. */
+	do {
+		struct strmap kept = {0}, kept_children = {0};
+
+		kept_sets(pr, rr, &kept, &kept_children);
+		added = delete_children(pr, rr, &deleted, &kept) +
+			delete_referrers(pr, &deleted, &kept_children);
+		strmap_free(&kept);
+		strmap_free(&kept_children);
+	} while (added);
 	for (size_t i = 0; i < pr->tag_count; i++) {
 		struct plan_tag *t = &pr->tags[i];
 
@@ -199,6 +266,10 @@ struct tally {
 	struct strmap *live, counted;
 	int64_t bytes;
 	int unknown; /* a blob's size was not given */
+	/* Manifests read from journal bytes: counted's keys point into them, so they live
+	 * as long as the tally. */
+	struct reg_manifest *parsed;
+	size_t nparsed;
 };
 
 static void count_freed(void *arg, const char *digest, int64_t size)
@@ -223,16 +294,19 @@ static void count_deletion(const struct plan_deletion *d, const struct reg_repo 
 			   struct tally *t)
 {
 	const struct reg_manifest *m = registry_manifest(rr, d->digest);
-	struct reg_manifest parsed = {0};
+	struct reg_manifest *parsed;
 
-	if (m)
+	if (m) {
 		each_blob(m, count_freed, t);
-	else if (d->body && registry_manifest_from_body(&parsed, d->digest, d->body,
-							 d->body_len, d->media_type) == 0)
-		each_blob(&parsed, count_freed, t);
+		return;
+	}
+	t->parsed = xrealloc(t->parsed, (t->nparsed + 1) * sizeof(*t->parsed));
+	parsed = memset(&t->parsed[t->nparsed++], 0, sizeof(*parsed));
+	if (d->body && registry_manifest_from_body(parsed, d->digest, d->body, d->body_len,
+						   d->media_type) == 0)
+		each_blob(parsed, count_freed, t);
 	else
 		t->unknown = 1;
-	registry_manifest_free(&parsed);
 }
 
 void graph_estimate(struct plan *p, const struct reg_scan *scan, int partial)
@@ -264,13 +338,18 @@ void graph_estimate(struct plan *p, const struct reg_scan *scan, int partial)
 
 		for (size_t k = 0; !pr->error && k < pr->deletion_count; k++)
 			count_deletion(&pr->deletions[k], rr, &t);
-		pr->reclaimable_bytes = t.bytes - before;
+		pr->reclaimable_bytes = pr->error ? -1 : t.bytes - before;
 	}
 	p->reclaimable_bytes = t.bytes;
-	/* Bytes not known make the figure a floor, not a ceiling: say nothing rather than
+	/* Bytes not known make the figures floors, not ceilings: say nothing rather than
 	 * something wrong. */
+	for (size_t i = 0; t.unknown && i < p->repo_count; i++)
+		p->repos[i].reclaimable_bytes = -1;
 	if (t.unknown)
 		p->reclaimable_bytes = -1;
 	strmap_free(&t.counted);
 	strmap_free(&live);
+	for (size_t i = 0; i < t.nparsed; i++)
+		registry_manifest_free(&t.parsed[i]);
+	free(t.parsed);
 }

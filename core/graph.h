@@ -19,6 +19,10 @@ char *graph_subject(const struct reg_repo *rr, const struct reg_image *img);
  * repository. */
 void graph_settle(struct plan_repo *pr, const struct reg_repo *rr);
 
+/* Adds to out (keys borrowed from pr and rr) every manifest a kept tag of pr holds on to:
+ * its own and, through rr's graph, everything under it. */
+void graph_kept(const struct plan_repo *pr, const struct reg_repo *rr, struct strmap *out);
+
 /* Copies into each deletion of pr the manifest bytes rr's graph holds for it. */
 void graph_attach_bodies(struct plan_repo *pr, const struct reg_repo *rr);
 

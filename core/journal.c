@@ -47,15 +47,22 @@ static int sync_dir_of(const char *path)
 	return rc;
 }
 
+static int ends_in_newline(int fd, off_t size)
+{
+	char last;
+
+	return pread(fd, &last, 1, size - 1) == 1 && last == '\n';
+}
+
 struct journal *journal_open(const char *path, struct rs_err *e)
 {
-	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	int fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	int created = fd >= 0, why;
 	struct journal *j;
 	struct stat st;
 
 	if (fd < 0 && errno == EEXIST)
-		fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
+		fd = open(path, O_RDWR | O_APPEND | O_CLOEXEC);
 	if (fd < 0) {
 		err_set(e, "%s: %s", path, strerror(errno));
 		return NULL;
@@ -63,6 +70,13 @@ struct journal *journal_open(const char *path, struct rs_err *e)
 	/* undo reads the journal back: a pipe or a device would not keep it. */
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
 		err_set(e, "%s: not a regular file", path);
+		close(fd);
+		return NULL;
+	}
+	/* A line cut short (a run stopped while writing it) followed by more lines would make
+	 * the whole journal unreadable for undo. */
+	if (!created && st.st_size > 0 && !ends_in_newline(fd, st.st_size)) {
+		err_set(e, "%s: ends in a partial line; give --journal another file", path);
 		close(fd);
 		return NULL;
 	}
@@ -585,27 +599,46 @@ static size_t build_units(const struct journal_record **sel, size_t n, const str
 	return count;
 }
 
+/* 1 when every child the journal holds is back, 0 while one is still to be sent, -1 when
+ * one failed: then the index cannot be put back either. */
 static int ready(const struct unit *units, const struct unit *u)
 {
-	for (size_t i = 0; i < u->child_count; i++)
+	int r = 1;
+
+	for (size_t i = 0; i < u->child_count; i++) {
+		if (units[u->children[i]].failed)
+			return -1;
 		if (!units[u->children[i]].sent)
-			return 0;
-	return 1;
+			r = 0;
+	}
+	return r;
 }
 
 /* Sends one round: every unit not yet sent whose children are (all the rest when none
- * is, which content addressing rules out).  Returns how many units it sent. */
+ * is, which content addressing rules out); a unit one of whose children failed is given
+ * up.  Returns how many units it settled. */
 static size_t put_round(struct registry *reg, struct unit *units, size_t n,
 			struct journal_undo_result *res)
 {
 	struct reg_put *puts = NULL;
 	struct unit **owner = NULL, **round = xcalloc(n, sizeof(*round));
-	size_t nround = 0, nputs = 0, k = 0;
+	size_t nround = 0, nputs = 0, k = 0, given_up = 0;
 
-	for (size_t i = 0; i < n; i++)
-		if (!units[i].sent && ready(units, &units[i]))
-			round[nround++] = &units[i];
-	for (size_t i = 0; !nround && i < n; i++)
+	for (size_t i = 0; i < n; i++) {
+		struct unit *u = &units[i];
+		int r = u->sent ? 0 : ready(units, u);
+
+		if (r > 0) {
+			round[nround++] = u;
+		} else if (r < 0) {
+			log_msg(RS_LOG_ERROR, "%s@%s: not put back: a child it lists failed",
+				u->rec->repo, u->rec->digest);
+			u->sent = u->failed = 1;
+			res->failed++;
+			given_up++;
+		}
+	}
+	for (size_t i = 0; !nround && !given_up && i < n; i++)
 		if (!units[i].sent)
 			round[nround++] = &units[i];
 	for (size_t i = 0; i < nround; i++)
@@ -656,7 +689,7 @@ static size_t put_round(struct registry *reg, struct unit *units, size_t n,
 	free(puts);
 	free(owner);
 	free(round);
-	return nround;
+	return nround + given_up;
 }
 
 /* The tags of every repository sel names, as they are now.  0, or -1 with e set: a
@@ -707,14 +740,14 @@ int journal_undo(struct registry *reg, const struct journal_log *log, const char
 			   "they were deleted from",
 			log->path, log->records[0].registry, registry_url);
 		free(sel);
-		return -1;
+		return 2;
 	}
 	if (res->other)
 		log_msg(RS_LOG_WARN, "%s: %zu entr%s of other registries left alone", log->path,
 			res->other, res->other == 1 ? "y" : "ies");
 	if (scan_repos(reg, sel, n, &now, e)) {
 		free(sel);
-		return -1;
+		return 1;
 	}
 	count = build_units(sel, n, &now, res, &units);
 	registry_scan_free(&now);

@@ -16,7 +16,7 @@ struct journal_entry {
 	const char *repo;
 	const char *digest;
 	const char *media_type; /* NULL when unknown */
-	const char *const *tags; /* tag_count tags (0: an untagged index child) */
+	const char *const *tags; /* tag_count tags (0: an untagged manifest, such as an index child) */
 	size_t tag_count;
 	const char *body; /* the manifest's exact bytes */
 	size_t body_len;
@@ -92,8 +92,8 @@ struct journal_undo_result {
  * manifest), by its digest when it had none; an index only after the children the journal
  * holds; a tag the journal names more than once goes back to its latest entry's manifest;
  * a tag that names another manifest now (pushed since) is left alone.  Returns 0 with *res
- * filled in (failures are counted there), or -1 with e set, and nothing sent, when no
- * entry is for registry_url or a repository's tags cannot be read first. */
+ * filled in (failures are counted there), or an exit code with e set and nothing sent: 2
+ * when no entry is for registry_url, 1 when a repository's tags cannot be read first. */
 int journal_undo(struct registry *reg, const struct journal_log *log, const char *registry_url,
 		 struct journal_undo_result *res, struct rs_err *e);
 

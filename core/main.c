@@ -267,7 +267,7 @@ static void print_applied(const struct plan *p)
 	if (t.failed)
 		printf("; %zu failed", t.failed);
 	if (t.skipped)
-		printf("; %zu skipped: the registry changed since the plan", t.skipped);
+		printf("; %zu skipped (why: the warnings above)", t.skipped);
 	if (t.manifests > t.done + t.failed + t.skipped)
 		printf("; %zu not sent", t.manifests - t.done - t.failed - t.skipped);
 	putchar('\n');
@@ -503,8 +503,9 @@ static int cmd_undo(struct cli *c)
 		fail(rc, "%s", e.msg);
 		goto out;
 	}
-	if (journal_undo(reg, &log, url, &res, &e)) {
-		rc = fail(SWEEP_EXIT_USAGE, "%s", e.msg);
+	rc = journal_undo(reg, &log, url, &res, &e);
+	if (rc) {
+		rc = fail(rc, "%s", e.msg);
 		goto out;
 	}
 	printf("restored %zu manifests (%zu tags) from %s", res.manifests, res.tags, path);

@@ -196,6 +196,10 @@ static cJSON *repo_json(const struct plan_repo *r, int with_results)
 			cJSON_AddStringToObject(j, "follows", d->follows);
 			cJSON_AddStringToObject(j, "reason", d->reason ? d->reason : "");
 		}
+		if (d->also_follows_count)
+			cJSON_AddItemToObject(j, "also_follows",
+					      cJSON_CreateStringArray((const char *const *)d->also_follows,
+								      (int)d->also_follows_count));
 		if (with_results) {
 			cJSON_AddStringToObject(j, "result", d->done      ? "deleted"
 							     : d->error   ? "failed"
@@ -289,10 +293,17 @@ static int read_deletion(const cJSON *j, struct plan_deletion *d)
 	const char *digest = json_string(j, "digest"), *mt = json_string(j, "media_type");
 	const char *follows = json_string(j, "follows"), *reason = json_string(j, "reason");
 	const cJSON *tags = cJSON_GetObjectItemCaseSensitive(j, "tags"), *t;
+	const cJSON *also = cJSON_GetObjectItemCaseSensitive(j, "also_follows");
 
 	if (!digest || !util_valid_digest(digest) || !cJSON_IsArray(tags) ||
-	    (follows && !util_valid_digest(follows)))
+	    (follows && !util_valid_digest(follows)) || (also && (!follows || !cJSON_IsArray(also))))
 		return -1;
+	d->also_follows = xcalloc((size_t)cJSON_GetArraySize(also) + 1, sizeof(char *));
+	cJSON_ArrayForEach(t, also) {
+		if (!cJSON_IsString(t) || !util_valid_digest(t->valuestring))
+			return -1;
+		d->also_follows[d->also_follows_count++] = xstrdup(t->valuestring);
+	}
 	d->digest = xstrdup(digest);
 	d->media_type = mt ? xstrdup(mt) : NULL;
 	d->follows = follows ? xstrdup(follows) : NULL;
@@ -541,6 +552,9 @@ void plan_free(struct plan *p)
 			free(d->digest);
 			free(d->media_type);
 			free(d->follows);
+			for (size_t j = 0; j < d->also_follows_count; j++)
+				free(d->also_follows[j]);
+			free(d->also_follows);
 			free(d->reason);
 			free(d->body);
 			free(d->error);

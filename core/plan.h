@@ -28,10 +28,12 @@ struct plan_deletion {
 	char *digest;
 	char *media_type;
 	char **tags;
-	size_t tag_count; /* 0 for a child of a deleted index */
+	size_t tag_count; /* 0 for an untagged manifest: an index child, an API referrer */
 	/* The deletion this one depends on (the index of a child, the subject of a referrer):
 	 * apply sends it only once that one is done.  NULL for a policy's deletion. */
 	char *follows;
+	char **also_follows; /* more it waits for: the other deleted indexes that list it */
+	size_t also_follows_count;
 	char *reason; /* why, when follows is set */
 	/* In memory only: the manifest's exact bytes for the journal (NULL when unknown). */
 	char *body;

@@ -133,7 +133,7 @@ struct reg_referrers {
 	const char *digest;
 	long http_status; /* 0 when no response; 404 from a registry without the API */
 	struct reg_blob *found; /* caller-owned (registry_referrers_free): the referrers'
-				 * digests, size -1; NULL unless 200 */
+				 * digests and descriptor sizes; NULL unless 200 */
 	char **media_types;     /* found's media types, NULL when not given */
 	size_t count;
 	char error[256]; /* one line unless 200 with a valid index */

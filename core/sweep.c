@@ -213,7 +213,7 @@ static char *file_sha256(const char *path)
 }
 
 static struct plan_deletion *find_deletion(struct plan_repo *r, const char *digest);
-static void fetch_missing_bodies(struct registry *reg, struct plan *p);
+static void fetch_missing_bodies(struct registry *reg, struct plan *p, int gone_is_done);
 
 /* Whether any tag of r names digest: then it is in the graph and the graph decides. */
 static int tagged(const struct plan_repo *r, const char *digest)
@@ -224,25 +224,34 @@ static int tagged(const struct plan_repo *r, const char *digest)
 	return 0;
 }
 
-/* Adds a deletion for each referrer q's answer lists that the plan has not settled. */
-static void add_api_referrers(struct plan_repo *r, const struct reg_referrers *q)
+/* Adds a deletion for each referrer q's answer lists that the plan has not settled and
+ * nothing kept holds on to. */
+static void add_api_referrers(struct plan_repo *r, const struct reg_repo *rr,
+			      const struct reg_referrers *q)
 {
+	struct strmap kept = {0};
+
+	if (q->count)
+		graph_kept(r, rr, &kept);
 	for (size_t i = 0; i < q->count; i++) {
 		struct plan_deletion *d;
 
-		if (find_deletion(r, q->found[i].digest) || tagged(r, q->found[i].digest))
+		if (find_deletion(r, q->found[i].digest) || tagged(r, q->found[i].digest) ||
+		    strmap_get(&kept, q->found[i].digest))
 			continue;
 		d = plan_add_deletion(r, q->found[i].digest, q->media_types[i], NULL, 0);
 		d->follows = xstrdup(q->digest);
 		d->reason = xasprintf("referrer of %s (referrers API)", q->digest);
 	}
+	strmap_free(&kept);
 }
 
 /* The OCI 1.1 referrers API lists referrers the tags do not show (signatures and
  * attestations pushed with a subject and no tag): each goes with its subject.  One probe
  * first, so a registry without the API (distribution 2.8 answers 404) costs one request;
  * then rounds, as referrers may have referrers. */
-static void delete_api_referrers(struct plan *p, struct registry *reg)
+static void delete_api_referrers(struct plan *p, const struct reg_scan *scan,
+				 struct registry *reg)
 {
 	/* Deletions only grow at the end of their repository's array: asked[i] of repository
 	 * i's are done. */
@@ -272,13 +281,17 @@ static void delete_api_referrers(struct plan *p, struct registry *reg)
 			asked[repo_of[i]]++;
 		registry_referrers(reg, qs, n);
 		for (size_t i = 0; i < n; i++) {
+			int absent = qs[i].http_status == 404 || qs[i].http_status == 405;
+
 			if (qs[i].http_status == 200 && !qs[i].error[0])
-				add_api_referrers(&p->repos[repo_of[i]], &qs[i]);
-			else if (!probe)
+				add_api_referrers(&p->repos[repo_of[i]], &scan->repos[repo_of[i]],
+						  &qs[i]);
+			else if (!(probe && absent))
 				log_msg(RS_LOG_WARN, "%s@%s: referrers not listed, they stay: %s",
 					qs[i].repo, qs[i].digest, qs[i].error);
 			registry_referrers_free(&qs[i]);
 		}
+		/* Only an API that is not there ends the search; other failures were said. */
 		if (probe && qs[0].http_status != 200) {
 			log_msg(RS_LOG_DEBUG, "no referrers API: %s", qs[0].error);
 			break;
@@ -288,7 +301,7 @@ static void delete_api_referrers(struct plan *p, struct registry *reg)
 	free(repo_of);
 	free(qs);
 	free(asked);
-	fetch_missing_bodies(reg, p);
+	fetch_missing_bodies(reg, p, 0);
 }
 
 int sweep_plan(const struct sweep_opts *o, struct stack *s, struct registry *reg,
@@ -324,7 +337,7 @@ int sweep_plan(const struct sweep_opts *o, struct stack *s, struct registry *reg
 			graph_attach_bodies(pr, rr);
 		}
 	}
-	delete_api_referrers(out, reg);
+	delete_api_referrers(out, &scan, reg);
 	graph_estimate(out, &scan, count < listed);
 	plan_check_guards(out);
 	log_msg(RS_LOG_DEBUG, "scan: %zu requests", registry_requests(reg));
@@ -447,9 +460,10 @@ static void skip_referenced(struct plan_repo *r, const struct reg_repo *now)
 	strmap_free(&going);
 }
 
-/* Reads by digest the manifests the tags no longer lead to (the journal needs their bytes);
- * one already gone is done. */
-static void fetch_missing_bodies(struct registry *reg, struct plan *p)
+/* Reads by digest the manifests the graph does not hold (the journal needs their bytes).
+ * One already gone is done when gone_is_done (apply: deleted since the plan), else skipped
+ * (a plan listing what the registry does not serve). */
+static void fetch_missing_bodies(struct registry *reg, struct plan *p, int gone_is_done)
 {
 	struct reg_get *gets = NULL;
 	struct plan_deletion **of = NULL;
@@ -471,7 +485,7 @@ static void fetch_missing_bodies(struct registry *reg, struct plan *p)
 	for (size_t i = 0; i < n; i++) {
 		of[i]->body = gets[i].body;
 		of[i]->body_len = gets[i].body_len;
-		if (gets[i].http_status == 404) {
+		if (gets[i].http_status == 404 && gone_is_done) {
 			of[i]->done = 1;
 			log_msg(RS_LOG_INFO, "%s@%s: already gone", gets[i].repo, of[i]->digest);
 		} else if (!gets[i].body) {
@@ -541,7 +555,7 @@ static void verify_plan(struct registry *reg, struct plan *p)
 		free(order);
 	}
 	registry_scan_free(&scan);
-	fetch_missing_bodies(reg, p);
+	fetch_missing_bodies(reg, p, 1);
 	free(repos);
 	free(names);
 }
@@ -552,25 +566,50 @@ struct sending {
 	struct plan_deletion *d;
 };
 
+/* Marks d skipped for why (taken over) and says so. */
+static void skip(const struct plan_repo *r, struct plan_deletion *d, char *why)
+{
+	d->skipped = why;
+	log_msg(RS_LOG_WARN, "%s@%s skipped: %s", r->name, d->digest, why);
+}
+
+/* Whether what d follows is deleted: 1 all of it, 0 not settled yet, -1 some of it will not
+ * be (d is then skipped: an index or subject that stays still needs it). */
+static int followed(struct plan_repo *r, struct plan_deletion *d)
+{
+	int settled = 1;
+
+	for (size_t i = 0; d->follows && i <= d->also_follows_count; i++) {
+		const char *digest = i ? d->also_follows[i - 1] : d->follows;
+		const struct plan_deletion *f = find_deletion(r, digest);
+
+		if (f && !f->done && !f->error && !f->skipped) {
+			settled = 0;
+		} else if (!f || !f->done) {
+			skip(r, d, xasprintf("%s, which it follows, was not deleted", digest));
+			return -1;
+		}
+	}
+	return settled;
+}
+
 /* Whether d goes in this round: 1 yes, 0 not yet (what it follows is not settled), -1
  * never (marked skipped). */
 static int ready(struct plan_repo *r, struct plan_deletion *d, int journaling)
 {
-	const struct plan_deletion *f;
+	int f;
 
 	if (!pending(r, d) || d->done || d->error)
 		return -1;
-	if (d->follows) {
-		f = find_deletion(r, d->follows);
-		if (f && !f->done && !f->error && !f->skipped)
-			return 0;
-		if (!f || !f->done) {
-			d->skipped = xasprintf("%s, which it follows, was not deleted", d->follows);
-			return -1;
-		}
-	}
+	f = followed(r, d);
+	if (f <= 0)
+		return f;
 	if (journaling && !d->body) {
-		d->skipped = xstrdup("its manifest could not be read for the journal");
+		skip(r, d, xstrdup("its manifest could not be read for the journal"));
+		return -1;
+	}
+	if (journaling && strncmp(d->digest, "sha256:", 7) != 0) {
+		skip(r, d, xstrdup("the journal takes sha256 digests only"));
 		return -1;
 	}
 	return 1;

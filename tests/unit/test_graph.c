@@ -21,6 +21,9 @@
 #define SIG_J "sha256:9999999999999999999999999999999999999999999999999999999999999999"
 #define ORPHAN "sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 #define HEX_GONE "cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc"
+#define CONFIG "sha256:d000000000000000000000000000000000000000000000000000000000000000"
+#define API_1 "sha256:e100000000000000000000000000000000000000000000000000000000000000"
+#define API_2 "sha256:e200000000000000000000000000000000000000000000000000000000000000"
 #define LAYER_SHARED "sha256:b000000000000000000000000000000000000000000000000000000000000000"
 #define LAYER_1 "sha256:b100000000000000000000000000000000000000000000000000000000000000"
 
@@ -178,12 +181,36 @@ static void test_estimate(void)
 	registry_scan_free(&scan);
 }
 
+/* Referrers only the referrers API listed are not in the graph: their journal bytes say
+ * what they free, and a config they share is counted once. */
+static void test_estimate_from_bodies(void)
+{
+	static const char body[] = "{\"schemaVersion\":2,\"config\":{\"digest\":\"" CONFIG
+				   "\",\"size\":10},\"layers\":[]}";
+	const char *digests[] = {API_1, API_2};
+	struct reg_scan scan;
+	struct plan p;
+
+	sample(&scan, &p);
+	for (size_t i = 0; i < 2; i++) {
+		struct plan_deletion *d = plan_add_deletion(&p.repos[0], digests[i], NULL, NULL, 0);
+
+		d->body = xstrdup(body);
+		d->body_len = strlen(body);
+	}
+	graph_estimate(&p, &scan, 0);
+	CU_ASSERT_EQUAL(p.reclaimable_bytes, 5 * 12 + 100 + 2 * (int64_t)strlen(body) + 10);
+	plan_free(&p);
+	registry_scan_free(&scan);
+}
+
 void suite_graph(void)
 {
 	static const struct test_case cases[] = {
 		{"referrers are recognised by tag name and by subject", test_subjects},
 		{"referrers and index children follow what they depend on", test_settle},
 		{"reclaimable bytes count blobs only deleted manifests reference", test_estimate},
+		{"reclaimable bytes of manifests known by their bytes only", test_estimate_from_bodies},
 		{NULL, NULL},
 	};
 
