@@ -150,6 +150,32 @@ static void test_mode(void)
 	free(path);
 }
 
+/* Appending after a partial line would make the whole journal unreadable: refused; a
+ * journal that ends cleanly takes more entries. */
+static void test_reopen(void)
+{
+	char *path = fresh_path("reopen.jsonl"), *text, *cut, *want;
+	char a[UTIL_SHA256_LEN], b[UTIL_SHA256_LEN];
+	struct rs_err e = {{0}};
+	struct journal *j;
+
+	write_samples(path, a, b);
+	j = journal_open(path, &e);
+	CU_ASSERT_PTR_NOT_NULL(j);
+	CU_ASSERT_EQUAL(journal_close(j, &e), 0);
+	text = read_text(path);
+	cut = xasprintf("%.*s", (int)(strlen(text) - 20), text);
+	free(path);
+	path = tests_write_file("reopen.jsonl", cut);
+	CU_ASSERT_PTR_NULL(journal_open(path, &e));
+	want = xasprintf("%s: ends in a partial line; give --journal another file", path);
+	CU_ASSERT_STRING_EQUAL(e.msg, want);
+	free(want);
+	free(cut);
+	free(text);
+	free(path);
+}
+
 static void test_malformed_line(void)
 {
 	char *path = fresh_path("malformed.jsonl"), *text, *with_bad, *want;
@@ -371,6 +397,7 @@ void suite_journal(void)
 	static const struct test_case cases[] = {
 		{"append, sync and read back", test_round_trip},
 		{"created 0600", test_mode},
+		{"reopened only when it ends cleanly", test_reopen},
 		{"malformed line", test_malformed_line},
 		{"incomplete last line", test_incomplete_last_line},
 		{"digest mismatch refused", test_digest_mismatch},
