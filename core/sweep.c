@@ -291,7 +291,8 @@ static void delete_api_referrers(struct plan *p, const struct reg_scan *scan,
 					qs[i].repo, qs[i].digest, qs[i].error);
 			registry_referrers_free(&qs[i]);
 		}
-		/* Only an API that is not there ends the search; other failures were said. */
+		/* A probe that fails ends the search: quietly when the API is not there (404,
+		 * 405), with the warning above otherwise. */
 		if (probe && qs[0].http_status != 200) {
 			log_msg(RS_LOG_DEBUG, "no referrers API: %s", qs[0].error);
 			break;
