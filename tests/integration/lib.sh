@@ -138,6 +138,23 @@ reg_manifest() {
 	_reg_curl --fail -H "Accept: $REG_ACCEPT" "$REG_URL/v2/$1/manifests/$2"
 }
 
+# reg_index_part REPO SRC NEW: pushes, tagged NEW, an OCI index over the first child of the
+# index SRC names alone (what a rebuild of fewer platforms leaves behind); fails unless the
+# registry takes it.
+reg_index_part() {
+	local code
+	reg_manifest "$1" "$2" | "$RS_PYTHON" -c '
+import json, sys
+m = json.load(sys.stdin)
+m["manifests"] = m["manifests"][:1]
+sys.stdout.write(json.dumps(m, separators=(",", ":")))' >"$REG_DIR/$3.index.json" ||
+		fail "reg_index_part: $1:$2 is not an index"
+	code=$(_reg_curl -o /dev/null -w '%{http_code}' -X PUT \
+		-H 'Content-Type: application/vnd.oci.image.index.v1+json' \
+		--data-binary "@$REG_DIR/$3.index.json" "$REG_URL/v2/$1/manifests/$3") || true
+	[[ $code == 201 ]] || fail "reg_index_part: PUT $1:$3 answered $code"
+}
+
 # reg_blob_status REPO DIGEST: HTTP status of a HEAD on the blob (000: no answer).
 reg_blob_status() {
 	_reg_curl --head -o /dev/null -w '%{http_code}' "$REG_URL/v2/$1/blobs/$2" || true

@@ -39,15 +39,7 @@ SPEC
 
 # idx-part: an index over idx-new's amd64 child alone, as a rebuild leaves behind; created
 # (its child's) ranks it third, so it goes and the child it shares with idx-new stays.
-reg_manifest graph/multi idx-new | "$RS_PYTHON" -c '
-import json, sys
-m = json.load(sys.stdin)
-m["manifests"] = m["manifests"][:1]
-sys.stdout.write(json.dumps(m, separators=(",", ":")))' >"$REG_DIR/idx-part.json"
-code=$(curl --silent --noproxy '*' --max-time 30 -o /dev/null -w '%{http_code}' -X PUT \
-	-H 'Content-Type: application/vnd.oci.image.index.v1+json' \
-	--data-binary "@$REG_DIR/idx-part.json" "$REG_URL/v2/graph/multi/manifests/idx-part")
-assert_eq 201 "$code" "PUT idx-part"
+reg_index_part graph/multi idx-new idx-part
 
 # refs REPO REF: "digest DIGEST" of the manifest, then "child DIGEST" per entry of an index
 # or "blob DIGEST" for an image's config and each layer; nothing when it does not answer.

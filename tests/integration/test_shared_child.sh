@@ -13,15 +13,7 @@ index sc/app old 2024-01-01T00:00:00Z 2024-01-02T00:00:00Z
 image sc/app new 2024-03-01T00:00:00Z
 SPEC
 # old-part: an index over old's first child alone.
-reg_manifest sc/app old | "$RS_PYTHON" -c '
-import json, sys
-m = json.load(sys.stdin)
-m["manifests"] = m["manifests"][:1]
-sys.stdout.write(json.dumps(m, separators=(",", ":")))' >"$REG_DIR/part.json"
-code=$(curl --silent --noproxy '*' --max-time 30 -o /dev/null -w '%{http_code}' -X PUT \
-	-H 'Content-Type: application/vnd.oci.image.index.v1+json' \
-	--data-binary "@$REG_DIR/part.json" "$REG_URL/v2/sc/app/manifests/old-part")
-assert_eq 201 "$code" "PUT old-part"
+reg_index_part sc/app old old-part
 old=$(reg_digest sc/app old)
 part=$(reg_digest sc/app old-part)
 mapfile -t kids < <(reg_manifest sc/app old | "$RS_PYTHON" -c '
