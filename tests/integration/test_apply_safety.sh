@@ -31,10 +31,8 @@ b1=$(reg_digest race/app b1)
 echo "tag race/app release b1" | "$RS_SEED" "$REG_URL" >/dev/null
 echo "tag race/app b2 b5" | "$RS_SEED" "$REG_URL" >/dev/null
 
-rc=0
-"$REGSWEEP" apply "$REG_DIR/plan.json" >"$REG_DIR/apply.txt" 2>"$REG_DIR/apply.err" || rc=$?
-assert_eq 3 "$rc" "apply exit code when deletions were skipped"
-assert_contains "$(cat "$REG_DIR/apply.txt")" \
+expect_rc 3 "$REG_DIR/apply" "$REGSWEEP" apply "$REG_DIR/plan.json"
+assert_contains "$(cat "$REG_DIR/apply.out")" \
 	"deleted 1 of 3 manifests (1 tags); 2 skipped (why: the warnings above)" \
 	"apply summary"
 assert_contains "$(cat "$REG_DIR/apply.err")" "race/app@$b1 skipped: digest gained tag release" \
@@ -51,34 +49,23 @@ registry = { url = "$REG_URL"; };
 repositories = { include = [ "^all/" ]; };
 policy = ( { module = "age"; control = "required"; args = { older_than = "1d"; }; } );
 STACK
-rc=0
-"$REGSWEEP" run -c "$REG_DIR/all.stack" >"$REG_DIR/all.txt" 2>"$REG_DIR/all.err" || rc=$?
-assert_eq 3 "$rc" "run exit code when the guard refuses"
-assert_contains "$(cat "$REG_DIR/all.txt")" \
+expect_rc 3 "$REG_DIR/all" "$REGSWEEP" run -c "$REG_DIR/all.stack"
+assert_contains "$(cat "$REG_DIR/all.out")" \
 	"refused by guard: would delete 2 of 2 tags (100%), more than max_delete_percent = 90" \
 	"plan shows the guard"
 assert_contains "$(cat "$REG_DIR/all.err")" "plan refused: 1 repository exceeds the guards" \
 	"one-line refusal"
-rc=0
-"$REGSWEEP" plan -c "$REG_DIR/all.stack" -o "$REG_DIR/all.json" >/dev/null 2>&1 || rc=$?
-assert_eq 3 "$rc" "plan exit code when the guard refuses"
-rc=0
-"$REGSWEEP" apply "$REG_DIR/all.json" >/dev/null 2>"$REG_DIR/all-apply.err" || rc=$?
-assert_eq 3 "$rc" "apply of a guarded plan"
+expect_rc 3 "$REG_DIR/all-plan" "$REGSWEEP" plan -c "$REG_DIR/all.stack" -o "$REG_DIR/all.json"
+expect_rc 3 "$REG_DIR/all-apply" "$REGSWEEP" apply "$REG_DIR/all.json"
 assert_eq 1 "$(reg_delete_count)" "DELETEs after the refusals"
 assert_eq "x1 x2" "$(reg_tags all/app | tr '\n' ' ' | sed 's/ $//')" "all/app untouched"
 
 # An edited plan is not the reviewed plan; a stale plan is not today's registry.
 sed '0,/"verdict":\t"delete"/s//"verdict":\t"keep"/' "$REG_DIR/all.json" >"$REG_DIR/edited.json"
-rc=0
-"$REGSWEEP" apply "$REG_DIR/edited.json" >/dev/null 2>"$REG_DIR/edited.err" || rc=$?
-assert_eq 2 "$rc" "apply of an edited plan"
+expect_rc 2 "$REG_DIR/edited" "$REGSWEEP" apply "$REG_DIR/edited.json"
 assert_contains "$(cat "$REG_DIR/edited.err")" "plan_sha256 does not match" "edited plan message"
 sleep 2
-rc=0
-"$REGSWEEP" apply "$REG_DIR/all.json" --force --max-plan-age 1s >/dev/null \
-	2>"$REG_DIR/stale.err" || rc=$?
-assert_eq 3 "$rc" "apply of a stale plan"
+expect_rc 3 "$REG_DIR/stale" "$REGSWEEP" apply "$REG_DIR/all.json" --force --max-plan-age 1s
 assert_contains "$(cat "$REG_DIR/stale.err")" "older than --max-plan-age 1s" "stale message"
 assert_eq 1 "$(reg_delete_count)" "DELETEs after edited and stale plans"
 

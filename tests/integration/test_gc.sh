@@ -30,10 +30,8 @@ STACK
 
 gc_stack "$REG_DIR/untagged.stack" \
 	"command = [ \"docker-registry\", \"garbage-collect\", \"--delete-untagged\", \"$REG_CONFIG\" ];"
-rc=0
-"$REGSWEEP" run -c "$REG_DIR/untagged.stack" >/dev/null 2>"$REG_DIR/err" || rc=$?
-assert_eq 2 "$rc" "exit code with --delete-untagged"
-assert_contains "$(cat "$REG_DIR/err")" "$REG_DIR/untagged.stack:4: gc_distribution: " \
+expect_rc 2 "$REG_DIR/untagged" "$REGSWEEP" run -c "$REG_DIR/untagged.stack"
+assert_contains "$(cat "$REG_DIR/untagged.err")" "$REG_DIR/untagged.stack:4: gc_distribution: " \
 	"refusal names the stack line"
 assert_eq 0 "$(reg_delete_count)" "DELETE requests after the refusal"
 
