@@ -266,10 +266,9 @@ struct tally {
 	struct strmap *live, counted;
 	int64_t bytes;
 	int unknown; /* a blob's size was not given */
-	/* Manifests read from journal bytes: counted's keys point into them, so they live
-	 * as long as the tally. */
-	struct reg_manifest *parsed;
-	size_t nparsed;
+	/* Manifests read from their bytes: counted's keys point into them, so they live as
+	 * long as the tally. */
+	struct pool *pool;
 };
 
 static void count_freed(void *arg, const char *digest, int64_t size)
@@ -300,10 +299,9 @@ static void count_deletion(const struct plan_deletion *d, const struct reg_repo 
 		each_blob(m, count_freed, t);
 		return;
 	}
-	t->parsed = xrealloc(t->parsed, (t->nparsed + 1) * sizeof(*t->parsed));
-	parsed = memset(&t->parsed[t->nparsed++], 0, sizeof(*parsed));
-	if (d->body && registry_manifest_from_body(parsed, d->digest, d->body, d->body_len,
-						   d->media_type) == 0)
+	parsed = pool_calloc(t->pool, 1, sizeof(*parsed));
+	if (d->body && registry_manifest_from_body(t->pool, parsed, d->digest, d->body,
+						   d->body_len, d->media_type) == 0)
 		each_blob(parsed, count_freed, t);
 	else
 		t->unknown = 1;
@@ -312,7 +310,7 @@ static void count_deletion(const struct plan_deletion *d, const struct reg_repo 
 void graph_estimate(struct plan *p, const struct reg_scan *scan, int partial)
 {
 	struct strmap live = {0}, deleted = {0};
-	struct tally t = {.live = &live};
+	struct tally t = {.live = &live, .pool = pool_new()};
 	int fresh;
 
 	p->reclaimable_upper_bound = partial;
@@ -349,7 +347,5 @@ void graph_estimate(struct plan *p, const struct reg_scan *scan, int partial)
 		p->reclaimable_bytes = -1;
 	strmap_free(&t.counted);
 	strmap_free(&live);
-	for (size_t i = 0; i < t.nparsed; i++)
-		registry_manifest_free(&t.parsed[i]);
-	free(t.parsed);
+	pool_free(t.pool);
 }

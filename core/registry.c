@@ -447,6 +447,7 @@ struct tag_job {
 struct scan {
 	struct registry *r;
 	unsigned needs;
+	struct pool *pool; /* the reg_scan's: what the scan keeps */
 };
 
 struct repo_scan {
@@ -539,9 +540,9 @@ static struct fetch *fetch_get(struct repo_scan *rs, const char *digest, enum fe
 			return f;
 		}
 	}
-	f = xcalloc(1, sizeof(*f));
+	f = pool_calloc(rs->scan->pool, 1, sizeof(*f));
 	f->rs = rs;
-	f->digest = xstrdup(digest);
+	f->digest = pool_strdup(rs->scan->pool, digest);
 	f->kind = kind;
 	f->annotated = f->best_created = f->facts.created = RS_CREATED_UNKNOWN;
 	f->best_slot = SIZE_MAX;
@@ -566,14 +567,9 @@ static void tag_set(struct tag_job *t, const struct facts *fa)
 
 	img->created = fa->created;
 	img->size = fa->size;
-	if (fa->label_count) {
-		img->labels = xcalloc(fa->label_count, sizeof(*img->labels));
-		for (size_t i = 0; i < fa->label_count; i++) {
-			img->labels[i].key = xstrdup(fa->labels[i].key);
-			img->labels[i].value = xstrdup(fa->labels[i].value);
-		}
-		img->label_count = fa->label_count;
-	}
+	/* The config fetch's labels live as long as the scan: the image shares them. */
+	img->labels = fa->labels;
+	img->label_count = fa->label_count;
 	t->state = TAG_DONE;
 }
 
@@ -719,11 +715,12 @@ static void on_blob(const struct http_response *resp, void *arg)
 	f->done = 1;
 }
 
-/* Fills m from a manifest document: digest and body copied, the body's mediaType (else
- * content_type, up to its parameters), children, blobs and subject.  0, or -1 when a
- * descriptor has no valid digest (m partly filled: registry_manifest_free it). */
-static int manifest_parse(struct reg_manifest *m, const cJSON *doc, const char *digest,
-			  const char *body, size_t len, const char *content_type)
+/* Fills m from a manifest document, everything copied into pool: digest and body, the
+ * body's mediaType (else content_type, up to its parameters), children, blobs and subject.
+ * 0, or -1 when a descriptor has no valid digest (m partly filled). */
+static int manifest_parse(struct pool *pool, struct reg_manifest *m, const cJSON *doc,
+			  const char *digest, const char *body, size_t len,
+			  const char *content_type)
 {
 	const cJSON *children = cJSON_GetObjectItemCaseSensitive(doc, "manifests");
 	const cJSON *config = cJSON_GetObjectItemCaseSensitive(doc, "config");
@@ -732,44 +729,45 @@ static int manifest_parse(struct reg_manifest *m, const cJSON *doc, const char *
 	const cJSON *mt = cJSON_GetObjectItemCaseSensitive(doc, "mediaType"), *v;
 	const char *d;
 
-	m->digest = xstrdup(digest);
-	m->body = xstrndup(body, len);
+	m->digest = pool_strdup(pool, digest);
+	m->body = pool_strndup(pool, body, len);
 	m->body_len = len;
 	if (cJSON_IsString(mt))
-		m->media_type = xstrdup(mt->valuestring);
+		m->media_type = pool_strdup(pool, mt->valuestring);
 	else if (content_type)
-		m->media_type = xstrndup(content_type, strcspn(content_type, "; "));
+		m->media_type = pool_strndup(pool, content_type, strcspn(content_type, "; "));
 	if (subject && !(d = valid_digest(subject)))
 		return -1;
-	m->subject = subject ? xstrdup(d) : NULL;
+	m->subject = subject ? pool_strdup(pool, d) : NULL;
 	if (cJSON_IsArray(children)) {
-		m->children = xcalloc((size_t)cJSON_GetArraySize(children), sizeof(char *));
+		m->children = pool_calloc(pool, (size_t)cJSON_GetArraySize(children), sizeof(char *));
 		cJSON_ArrayForEach(v, children) {
 			if (!(d = valid_digest(v)))
 				return -1;
-			m->children[m->child_count++] = xstrdup(d);
+			m->children[m->child_count++] = pool_strdup(pool, d);
 		}
 		return 0;
 	}
 	if (!cJSON_IsObject(config))
 		return 0;
-	m->blobs = xcalloc(1 + (size_t)cJSON_GetArraySize(layers), sizeof(*m->blobs));
+	m->blobs = pool_calloc(pool, 1 + (size_t)cJSON_GetArraySize(layers), sizeof(*m->blobs));
 	if (!(d = valid_digest(config)))
 		return -1;
-	m->blobs[m->blob_count++] = (struct reg_blob){xstrdup(d), desc_size(config)};
+	m->blobs[m->blob_count++] = (struct reg_blob){pool_strdup(pool, d), desc_size(config)};
 	cJSON_ArrayForEach(v, layers) {
 		if (!(d = valid_digest(v)))
 			return -1;
-		m->blobs[m->blob_count++] = (struct reg_blob){xstrdup(d), desc_size(v)};
+		m->blobs[m->blob_count++] = (struct reg_blob){pool_strdup(pool, d), desc_size(v)};
 	}
 	return 0;
 }
 
-int registry_manifest_from_body(struct reg_manifest *m, const char *digest, const char *body,
-				size_t len, const char *media_type)
+int registry_manifest_from_body(struct pool *pool, struct reg_manifest *m, const char *digest,
+				const char *body, size_t len, const char *media_type)
 {
 	cJSON *doc = cJSON_ParseWithLength(body, len);
-	int rc = cJSON_IsObject(doc) ? manifest_parse(m, doc, digest, body, len, media_type) : -1;
+	int rc = cJSON_IsObject(doc) ? manifest_parse(pool, m, doc, digest, body, len, media_type)
+				     : -1;
 
 	cJSON_Delete(doc);
 	return rc;
@@ -781,7 +779,8 @@ static int graph_read(struct fetch *f, const struct http_response *resp, const c
 {
 	struct reg_manifest *m = &f->node;
 
-	if (manifest_parse(m, doc, f->digest, resp->body, resp->body_len, resp->content_type)) {
+	if (manifest_parse(f->rs->scan->pool, m, doc, f->digest, resp->body, resp->body_len,
+			   resp->content_type)) {
 		repo_http_error(f->rs, resp, "a descriptor without a valid digest");
 		return -1;
 	}
@@ -862,12 +861,14 @@ static void config_read(struct fetch *f, const struct http_response *resp)
 	if ((f->rs->scan->needs & RS_NEED_LABELS) && cJSON_IsObject(labels)) {
 		struct facts *fa = &f->facts;
 
-		fa->labels = xcalloc((size_t)cJSON_GetArraySize(labels), sizeof(*fa->labels));
+		struct pool *pool = f->rs->scan->pool;
+
+		fa->labels = pool_calloc(pool, (size_t)cJSON_GetArraySize(labels), sizeof(*fa->labels));
 		cJSON_ArrayForEach(v, labels) {
 			if (!cJSON_IsString(v) || !v->string)
 				continue;
-			fa->labels[fa->label_count].key = xstrdup(v->string);
-			fa->labels[fa->label_count].value = xstrdup(v->valuestring);
+			fa->labels[fa->label_count].key = pool_strdup(pool, v->string);
+			fa->labels[fa->label_count].value = pool_strdup(pool, v->valuestring);
 			fa->label_count++;
 		}
 	}
@@ -984,9 +985,10 @@ static void on_tag(const struct http_response *resp, void *arg)
 	}
 	if (resp->method == HTTP_GET && body_verify(rs, resp, NULL, got) < 0)
 		return;
-	img->digest = xstrdup(resp->method == HTTP_GET ? got : resp->digest);
+	img->digest = pool_strdup(rs->scan->pool, resp->method == HTTP_GET ? got : resp->digest);
 	if (resp->content_type)
-		img->media_type = xstrndup(resp->content_type, strcspn(resp->content_type, "; "));
+		img->media_type = pool_strndup(rs->scan->pool, resp->content_type,
+					       strcspn(resp->content_type, "; "));
 	if (resp->method == HTTP_HEAD) {
 		t->state = TAG_DONE;
 		return;
@@ -1008,7 +1010,7 @@ static void tags_item(void *arg, const char *value)
 		repo->images = xrealloc(repo->images, rs->cap * sizeof(*repo->images));
 	}
 	repo->images[repo->count++] = (struct reg_image){
-		.tag = xstrdup(value),
+		.tag = pool_strdup(rs->scan->pool, value),
 		.created = RS_CREATED_UNKNOWN,
 		.size = -1,
 	};
@@ -1034,37 +1036,7 @@ static void tags_end(void *arg, const struct http_response *resp, const char *wh
 	}
 }
 
-static void labels_free(struct rs_label *labels, size_t count)
-{
-	for (size_t i = 0; i < count; i++) {
-		free((char *)labels[i].key);
-		free((char *)labels[i].value);
-	}
-	free(labels);
-}
-
-static void image_free(struct reg_image *img)
-{
-	free(img->tag);
-	free(img->digest);
-	free(img->media_type);
-	labels_free(img->labels, img->label_count);
-}
-
-void registry_manifest_free(struct reg_manifest *m)
-{
-	for (size_t i = 0; i < m->child_count; i++)
-		free(m->children[i]);
-	for (size_t i = 0; i < m->blob_count; i++)
-		free(m->blobs[i].digest);
-	free(m->children);
-	free(m->blobs);
-	free(m->digest);
-	free(m->media_type);
-	free(m->body);
-	free(m->subject);
-}
-
+/* The fetch itself lives in the scan's pool; only a waiter never served is its own. */
 static void fetch_free(struct fetch *f)
 {
 	struct waiter *w;
@@ -1073,11 +1045,6 @@ static void fetch_free(struct fetch *f)
 		f->waiters = w->next;
 		free(w);
 	}
-	if (f->kind == FETCH_CONFIG) /* manifests only borrow their config's labels */
-		labels_free(f->facts.labels, f->facts.label_count);
-	registry_manifest_free(&f->node);
-	free(f->digest);
-	free(f);
 }
 
 static int by_manifest_digest(const void *a, const void *b)
@@ -1128,9 +1095,7 @@ static void repo_finish(struct repo_scan *rs)
 		if (rs->tags[i].state == TAG_PENDING)
 			repo_error(rs, "%s: manifest references never resolved",
 				   repo->images[i].tag);
-		if (rs->tags[i].state == TAG_GONE)
-			image_free(&repo->images[i]);
-		else
+		if (rs->tags[i].state != TAG_GONE)
 			repo->images[kept++] = repo->images[i];
 	}
 	if (rs->tags)
@@ -1147,12 +1112,13 @@ static void repo_finish(struct repo_scan *rs)
 int registry_scan(struct registry *r, char *const *repos, size_t count, unsigned needs,
 		  struct reg_scan *out, struct rs_err *e)
 {
-	struct scan scan = {r, needs};
+	struct scan scan = {r, needs, pool_new()};
 	struct repo_scan *rss = xcalloc(count, sizeof(*rss));
 	size_t before = http_requests(r->http), failed = 0;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
+	out->pool = scan.pool;
 	out->repos = xcalloc(count, sizeof(*out->repos));
 	out->count = count;
 	for (size_t i = 0; i < count; i++) {
@@ -1160,7 +1126,7 @@ int registry_scan(struct registry *r, char *const *repos, size_t count, unsigned
 
 		rs->scan = &scan;
 		rs->repo = &out->repos[i];
-		rs->repo->name = xstrdup(repos[i]);
+		rs->repo->name = pool_strdup(scan.pool, repos[i]);
 		if (!util_valid_repo_name(repos[i])) {
 			repo_error(rs, "invalid repository name");
 			continue;
@@ -1191,16 +1157,12 @@ void registry_scan_free(struct reg_scan *scan)
 	for (size_t i = 0; i < scan->count; i++) {
 		struct reg_repo *repo = &scan->repos[i];
 
-		for (size_t j = 0; j < repo->count; j++)
-			image_free(&repo->images[j]);
 		free(repo->images);
-		for (size_t j = 0; j < repo->manifest_count; j++)
-			registry_manifest_free(&repo->manifests[j]);
 		free(repo->manifests);
-		free(repo->name);
 		free(repo->error);
 	}
 	free(scan->repos);
+	pool_free(scan->pool);
 	memset(scan, 0, sizeof(*scan));
 }
 

@@ -19,14 +19,14 @@ struct registry_opts {
 	unsigned want; /* AUTH_WANT_* bits: token scopes ask for delete or push too */
 };
 
-/* One tag as scanned.  Every string is owned by the scan and freed by registry_scan_free. */
+/* One tag as scanned.  Every string lives in the scan's pool (registry_scan_free). */
 struct reg_image {
 	char *tag;
 	char *digest;     /* NULL when not fetched or on error */
 	char *media_type; /* NULL when not fetched or on error */
 	int64_t created;  /* RS_CREATED_UNKNOWN when not fetched or absent */
 	int64_t size;     /* -1 when not fetched */
-	struct rs_label *labels; /* key/value strings owned by the scan */
+	struct rs_label *labels; /* in the scan's pool, shared by the tags of one config */
 	size_t label_count;
 };
 
@@ -37,7 +37,8 @@ struct reg_blob {
 };
 
 /* One node of a repository's image graph: a manifest some tag names, or a child of an index
- * that is in the graph.  Filled only when the scan asks for REG_NEED_GRAPH. */
+ * that is in the graph.  Filled only when the scan asks for REG_NEED_GRAPH.  Its strings and
+ * arrays live in a pool: the scan's, or the one given to registry_manifest_from_body. */
 struct reg_manifest {
 	char *digest;
 	char *media_type; /* the body's mediaType, else the Content-Type; NULL when neither */
@@ -51,13 +52,14 @@ struct reg_manifest {
 };
 
 struct reg_repo {
-	char *name;
-	struct reg_image *images; /* in tags/list order */
+	char *name; /* in the scan's pool */
+	struct reg_image *images; /* in tags/list order; malloc()ed, freed with the scan */
 	size_t count;
-	struct reg_manifest *manifests; /* REG_NEED_GRAPH: sorted by digest, each once */
+	struct reg_manifest *manifests; /* REG_NEED_GRAPH: sorted by digest, each once;
+					 * malloc()ed, freed with the scan */
 	size_t manifest_count;
 	char *error; /* non-NULL: some fact of this repository could not be fetched; the plan
-		      * must leave the repository untouched */
+		      * must leave the repository untouched.  malloc()ed, freed with the scan */
 };
 
 /* Scan needs beyond the SDK's RS_NEED_* bits, for the core alone. */
@@ -69,7 +71,8 @@ struct reg_repo {
 struct reg_scan {
 	struct reg_repo *repos;
 	size_t count;
-	size_t requests; /* HTTP requests sent */
+	size_t requests;   /* HTTP requests sent */
+	struct pool *pool; /* the strings, bodies, labels and graph nodes of repos */
 };
 
 /* One DELETE /v2/<repo>/manifests/<digest>; repo and digest borrowed from the caller, the
@@ -119,12 +122,11 @@ size_t registry_delete(struct registry *r, struct reg_delete *dels, size_t count
 /* repo's graph node for digest, or NULL. */
 const struct reg_manifest *registry_manifest(const struct reg_repo *repo, const char *digest);
 
-/* Fills m (zeroed by the caller, released with registry_manifest_free) from a manifest's
- * bytes as a scan would: media_type is used when the body names none.  0, or -1 when the
- * body is not a JSON object or a descriptor has no valid digest. */
-int registry_manifest_from_body(struct reg_manifest *m, const char *digest, const char *body,
-				size_t len, const char *media_type);
-void registry_manifest_free(struct reg_manifest *m);
+/* Fills m (zeroed by the caller) from a manifest's bytes as a scan would, with its strings
+ * and arrays in pool: media_type is used when the body names none.  0, or -1 when the body
+ * is not a JSON object or a descriptor has no valid digest. */
+int registry_manifest_from_body(struct pool *pool, struct reg_manifest *m, const char *digest,
+				const char *body, size_t len, const char *media_type);
 
 /* One GET /v2/<repo>/referrers/<digest> (OCI 1.1 referrers API); repo and digest borrowed
  * from the caller. */

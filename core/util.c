@@ -3,6 +3,8 @@
 #include "util.h"
 
 #include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,6 +53,87 @@ char *xstrndup(const char *s, size_t n)
 	memcpy(p, s, n);
 	p[n] = '\0';
 	return p;
+}
+
+#define POOL_CHUNK (256 * 1024)
+#define POOL_ALIGN _Alignof(max_align_t)
+
+struct pool_chunk {
+	struct pool_chunk *next;
+	size_t used, size;
+	max_align_t data[];
+};
+
+struct pool {
+	struct pool_chunk *head; /* the one allocations come from; older ones after it */
+};
+
+struct pool *pool_new(void)
+{
+	return xcalloc(1, sizeof(struct pool));
+}
+
+void pool_free(struct pool *p)
+{
+	struct pool_chunk *c, *next;
+
+	if (!p)
+		return;
+	for (c = p->head; c; c = next) {
+		next = c->next;
+		free(c);
+	}
+	free(p);
+}
+
+static void *pool_raw(struct pool *p, size_t n, size_t align)
+{
+	struct pool_chunk *c = p->head;
+	size_t at = c ? (c->used + align - 1) & ~(align - 1) : 0;
+
+	if (n > SIZE_MAX / 2)
+		oom();
+	if (c && at <= c->size && c->size - at >= n) {
+		c->used = at + n;
+		return (char *)c->data + at;
+	}
+	/* A large object gets a chunk of its own, behind the current one, which stays in use. */
+	c = xmalloc(sizeof(*c) + (n > POOL_CHUNK / 4 ? n : POOL_CHUNK));
+	c->size = n > POOL_CHUNK / 4 ? n : POOL_CHUNK;
+	c->used = n;
+	if (p->head && n > POOL_CHUNK / 4) {
+		c->next = p->head->next;
+		p->head->next = c;
+	} else {
+		c->next = p->head;
+		p->head = c;
+	}
+	return c->data;
+}
+
+void *pool_calloc(struct pool *p, size_t n, size_t size)
+{
+	void *r;
+
+	if (size && n > SIZE_MAX / size)
+		oom();
+	r = pool_raw(p, n * size, POOL_ALIGN);
+	memset(r, 0, n * size);
+	return r;
+}
+
+char *pool_strndup(struct pool *p, const char *s, size_t n)
+{
+	char *r = pool_raw(p, n + 1, 1);
+
+	memcpy(r, s, n);
+	r[n] = '\0';
+	return r;
+}
+
+char *pool_strdup(struct pool *p, const char *s)
+{
+	return pool_strndup(p, s, strlen(s));
 }
 
 char *xasprintf(const char *fmt, ...)

@@ -17,6 +17,18 @@ char *xstrdup(const char *s);
 char *xstrndup(const char *s, size_t n);
 char *xasprintf(const char *fmt, ...) RS_FMT(1, 2);
 
+/* A region for objects that live and die together, such as everything one scan keeps
+ * (nginx's pools): an allocation is a pointer bump, the release is one pool_free, and the
+ * objects stay out of the malloc heap that libcurl churns with a buffer per transfer, where
+ * a long-lived string would split the hole the next transfer's buffer needs.  Allocations
+ * abort on exhaustion like xmalloc; they are owned by the pool, never free()d alone. */
+struct pool;
+struct pool *pool_new(void);  /* owned by the caller */
+void pool_free(struct pool *p); /* everything allocated from p too; NULL is fine */
+void *pool_calloc(struct pool *p, size_t n, size_t size); /* zeroed, aligned for any type */
+char *pool_strdup(struct pool *p, const char *s);
+char *pool_strndup(struct pool *p, const char *s, size_t n);
+
 /* Error text where the first error wins (curl's Curl_failf); later calls are ignored. */
 struct rs_err {
 	char msg[512];

@@ -27,36 +27,43 @@
 #define LAYER_SHARED "sha256:b000000000000000000000000000000000000000000000000000000000000000"
 #define LAYER_1 "sha256:b100000000000000000000000000000000000000000000000000000000000000"
 
-static void node(struct reg_repo *rr, const char *digest, const char *children[],
+/* Adds a graph node as a scan would, its strings in the scan's pool. */
+static void node(struct reg_scan *scan, const char *digest, const char *children[],
 		 const char *layer, const char *subject)
 {
+	struct reg_repo *rr = &scan->repos[0];
 	struct reg_manifest *m;
+	size_t n = 0;
 
 	rr->manifests = xrealloc(rr->manifests, (rr->manifest_count + 1) * sizeof(*m));
 	m = &rr->manifests[rr->manifest_count++];
 	memset(m, 0, sizeof(*m));
-	m->digest = xstrdup(digest);
-	m->body = xstrdup("{}0123456789"); /* 12 bytes each */
+	m->digest = pool_strdup(scan->pool, digest);
+	m->body = pool_strdup(scan->pool, "{}0123456789"); /* 12 bytes each */
 	m->body_len = 12;
-	m->subject = subject ? xstrdup(subject) : NULL;
-	for (; children && children[m->child_count]; m->child_count++) {
-		m->children = xrealloc(m->children, (m->child_count + 1) * sizeof(char *));
-		m->children[m->child_count] = xstrdup(children[m->child_count]);
-	}
+	m->subject = subject ? pool_strdup(scan->pool, subject) : NULL;
+	while (children && children[n])
+		n++;
+	m->children = pool_calloc(scan->pool, n, sizeof(char *));
+	for (; m->child_count < n; m->child_count++)
+		m->children[m->child_count] = pool_strdup(scan->pool, children[m->child_count]);
 	if (layer) {
-		m->blobs = xcalloc(1, sizeof(*m->blobs));
-		m->blobs[0] = (struct reg_blob){xstrdup(layer), strcmp(layer, LAYER_SHARED) ? 100 : 1000};
+		m->blobs = pool_calloc(scan->pool, 1, sizeof(*m->blobs));
+		m->blobs[0] = (struct reg_blob){pool_strdup(scan->pool, layer),
+						strcmp(layer, LAYER_SHARED) ? 100 : 1000};
 		m->blob_count = 1;
 	}
 }
 
-static void image(struct reg_repo *rr, struct plan_repo *pr, const char *tag, const char *digest,
-		  enum rs_verdict v)
+static void image(struct reg_scan *scan, struct plan_repo *pr, const char *tag,
+		  const char *digest, enum rs_verdict v)
 {
+	struct reg_repo *rr = &scan->repos[0];
 	struct plan_tag *t;
 
 	rr->images = xrealloc(rr->images, (rr->count + 1) * sizeof(*rr->images));
-	rr->images[rr->count++] = (struct reg_image){.tag = xstrdup(tag), .digest = xstrdup(digest)};
+	rr->images[rr->count++] = (struct reg_image){.tag = pool_strdup(scan->pool, tag),
+						     .digest = pool_strdup(scan->pool, digest)};
 	pr->tags = xrealloc(pr->tags, (pr->tag_count + 1) * sizeof(*pr->tags));
 	t = &pr->tags[pr->tag_count++];
 	memset(t, 0, sizeof(*t));
@@ -79,27 +86,28 @@ static void sample(struct reg_scan *scan, struct plan *p)
 	memset(p, 0, sizeof(*p));
 	scan->repos = xcalloc(1, sizeof(*scan->repos));
 	scan->count = 1;
+	scan->pool = pool_new();
 	rr = &scan->repos[0];
-	rr->name = xstrdup("team/app");
-	node(rr, I, of_i, NULL, NULL);
-	node(rr, J, of_j, NULL, NULL);
-	node(rr, C1, NULL, LAYER_1, NULL);
-	node(rr, C2, NULL, LAYER_SHARED, NULL);
-	node(rr, C3, NULL, LAYER_SHARED, NULL);
-	node(rr, X, NULL, LAYER_SHARED, NULL);
-	node(rr, S, NULL, NULL, C1);
-	node(rr, SIG_I, NULL, NULL, NULL);
-	node(rr, SIG_J, NULL, NULL, NULL);
-	node(rr, ORPHAN, NULL, NULL, NULL);
+	rr->name = pool_strdup(scan->pool, "team/app");
+	node(scan, I, of_i, NULL, NULL);
+	node(scan, J, of_j, NULL, NULL);
+	node(scan, C1, NULL, LAYER_1, NULL);
+	node(scan, C2, NULL, LAYER_SHARED, NULL);
+	node(scan, C3, NULL, LAYER_SHARED, NULL);
+	node(scan, X, NULL, LAYER_SHARED, NULL);
+	node(scan, S, NULL, NULL, C1);
+	node(scan, SIG_I, NULL, NULL, NULL);
+	node(scan, SIG_J, NULL, NULL, NULL);
+	node(scan, ORPHAN, NULL, NULL, NULL);
 	p->registry = xstrdup("http://127.0.0.1:5000");
 	pr = plan_add_repo(p, "team/app");
-	image(rr, pr, "old", I, RS_DELETE);
-	image(rr, pr, "new", J, RS_KEEP);
-	image(rr, pr, "x", X, RS_DELETE);
-	image(rr, pr, "s", S, RS_KEEP);
-	image(rr, pr, "sha256-" HEX_I ".sig", SIG_I, RS_KEEP);
-	image(rr, pr, "sha256-" HEX_J ".att", SIG_J, RS_KEEP);
-	image(rr, pr, "sha256-" HEX_GONE ".sbom", ORPHAN, RS_KEEP);
+	image(scan, pr, "old", I, RS_DELETE);
+	image(scan, pr, "new", J, RS_KEEP);
+	image(scan, pr, "x", X, RS_DELETE);
+	image(scan, pr, "s", S, RS_KEEP);
+	image(scan, pr, "sha256-" HEX_I ".sig", SIG_I, RS_KEEP);
+	image(scan, pr, "sha256-" HEX_J ".att", SIG_J, RS_KEEP);
+	image(scan, pr, "sha256-" HEX_GONE ".sbom", ORPHAN, RS_KEEP);
 	graph_settle(pr, rr);
 }
 

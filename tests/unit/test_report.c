@@ -25,26 +25,28 @@ static struct reg_repo *add_repo(struct reg_scan *s, const char *name)
 	s->repos = xrealloc(s->repos, (s->count + 1) * sizeof(*s->repos));
 	r = &s->repos[s->count++];
 	memset(r, 0, sizeof(*r));
-	r->name = xstrdup(name);
+	if (!s->pool)
+		s->pool = pool_new();
+	r->name = pool_strdup(s->pool, name);
 	return r;
 }
 
-static void add_tag(struct reg_repo *r, const char *tag, int64_t created)
+static void add_tag(struct reg_scan *s, struct reg_repo *r, const char *tag, int64_t created)
 {
 	struct reg_image *img;
 
 	r->images = xrealloc(r->images, (r->count + 1) * sizeof(*r->images));
 	img = &r->images[r->count++];
 	memset(img, 0, sizeof(*img));
-	img->tag = xstrdup(tag);
+	img->tag = pool_strdup(s->pool, tag);
 	img->created = created;
 	img->size = -1;
 }
 
 /* A manifest of body_len bytes with nblobs (digest, size) pairs after it: config, layers.
  * Callers add manifests in digest order, as the scan keeps them. */
-static void add_manifest(struct reg_repo *r, const char *digest, size_t body_len,
-			 size_t nblobs, ...)
+static void add_manifest(struct reg_scan *s, struct reg_repo *r, const char *digest,
+			 size_t body_len, size_t nblobs, ...)
 {
 	struct reg_manifest *m;
 	va_list ap;
@@ -52,13 +54,13 @@ static void add_manifest(struct reg_repo *r, const char *digest, size_t body_len
 	r->manifests = xrealloc(r->manifests, (r->manifest_count + 1) * sizeof(*r->manifests));
 	m = &r->manifests[r->manifest_count++];
 	memset(m, 0, sizeof(*m));
-	m->digest = xstrdup(digest);
+	m->digest = pool_strdup(s->pool, digest);
 	m->body_len = body_len;
 	m->blob_count = nblobs;
-	m->blobs = xcalloc(nblobs ? nblobs : 1, sizeof(*m->blobs));
+	m->blobs = pool_calloc(s->pool, nblobs, sizeof(*m->blobs));
 	va_start(ap, nblobs);
 	for (size_t i = 0; i < nblobs; i++) {
-		m->blobs[i].digest = xstrdup(va_arg(ap, const char *));
+		m->blobs[i].digest = pool_strdup(s->pool, va_arg(ap, const char *));
 		m->blobs[i].size = va_arg(ap, int64_t);
 	}
 	va_end(ap);
@@ -78,24 +80,24 @@ static void sample(struct reg_scan *s)
 
 	memset(s, 0, sizeof(*s));
 	r = add_repo(s, "e");
-	add_tag(r, "y", T0);
-	add_manifest(r, DG("e5"), 10, 2, DG("c5"), (int64_t)1, DG("f5"), (int64_t)1);
+	add_tag(s, r, "y", T0);
+	add_manifest(s, r, DG("e5"), 10, 2, DG("c5"), (int64_t)1, DG("f5"), (int64_t)1);
 	r = add_repo(s, "c");
-	add_tag(r, "z", T0);
+	add_tag(s, r, "z", T0);
 	r->error = xstrdup("team/c: tags/list: HTTP 500");
 	r = add_repo(s, "a");
-	add_tag(r, "t1", T0 - 10 * DAY);
-	add_tag(r, "t2", T0);
-	add_tag(r, "t3", RS_CREATED_UNKNOWN);
-	add_manifest(r, DG("a1"), 100, 3, DG("c1"), (int64_t)10, DG("f1"), (int64_t)1000,
+	add_tag(s, r, "t1", T0 - 10 * DAY);
+	add_tag(s, r, "t2", T0);
+	add_tag(s, r, "t3", RS_CREATED_UNKNOWN);
+	add_manifest(s, r, DG("a1"), 100, 3, DG("c1"), (int64_t)10, DG("f1"), (int64_t)1000,
 		     DG("f9"), (int64_t)5000);
-	add_manifest(r, DG("a2"), 200, 2, DG("c2"), (int64_t)20, DG("f1"), (int64_t)1000);
+	add_manifest(s, r, DG("a2"), 200, 2, DG("c2"), (int64_t)20, DG("f1"), (int64_t)1000);
 	r = add_repo(s, "d");
-	add_tag(r, "y", T0 - DAY);
-	add_manifest(r, DG("d4"), 10, 2, DG("c4"), (int64_t)1, DG("f4"), (int64_t)1);
+	add_tag(s, r, "y", T0 - DAY);
+	add_manifest(s, r, DG("d4"), 10, 2, DG("c4"), (int64_t)1, DG("f4"), (int64_t)1);
 	r = add_repo(s, "b");
-	add_tag(r, "x", RS_CREATED_UNKNOWN);
-	add_manifest(r, DG("b3"), 50, 2, DG("c3"), (int64_t)30, DG("f9"), (int64_t)5000);
+	add_tag(s, r, "x", RS_CREATED_UNKNOWN);
+	add_manifest(s, r, DG("b3"), 50, 2, DG("c3"), (int64_t)30, DG("f9"), (int64_t)5000);
 }
 
 static void test_bytes_and_order(void)
@@ -155,14 +157,14 @@ static void test_shared_manifest(void)
 	struct reg_repo *r;
 
 	r = add_repo(&s, "f");
-	add_tag(r, "1", T0);
-	add_manifest(r, DG("a6"), 7, 2, DG("c6"), (int64_t)3, DG("f6"), (int64_t)4);
+	add_tag(&s, r, "1", T0);
+	add_manifest(&s, r, DG("a6"), 7, 2, DG("c6"), (int64_t)3, DG("f6"), (int64_t)4);
 	r = add_repo(&s, "g");
-	add_tag(r, "1", T0);
-	add_tag(r, "2", T0);
-	add_manifest(r, DG("a6"), 7, 2, DG("c6"), (int64_t)3, DG("f6"), (int64_t)4);
-	add_manifest(r, DG("a7"), 5, 2, DG("c7"), (int64_t)-1, DG("f7"), (int64_t)6);
-	add_manifest(r, DG("a8"), 5, 1, DG("f7"), (int64_t)9);
+	add_tag(&s, r, "1", T0);
+	add_tag(&s, r, "2", T0);
+	add_manifest(&s, r, DG("a6"), 7, 2, DG("c6"), (int64_t)3, DG("f6"), (int64_t)4);
+	add_manifest(&s, r, DG("a7"), 5, 2, DG("c7"), (int64_t)-1, DG("f7"), (int64_t)6);
+	add_manifest(&s, r, DG("a8"), 5, 1, DG("f7"), (int64_t)9);
 	report_build(&s, "http://127.0.0.1:5000", &rep);
 	CU_ASSERT_STRING_EQUAL(rep.repos[0].name, "g");
 	CU_ASSERT_EQUAL(rep.repos[0].total_bytes, 14 + 5 + 5 + 9);
@@ -302,8 +304,8 @@ static void test_json_large(void)
 	struct reg_repo *r = add_repo(&s, "big");
 	char *text;
 
-	add_tag(r, "1", T0);
-	add_manifest(r, DG("a1"), 1, 1, DG("f1"), (int64_t)1234567890123);
+	add_tag(&s, r, "1", T0);
+	add_manifest(&s, r, DG("a1"), 1, 1, DG("f1"), (int64_t)1234567890123);
 	report_build(&s, "http://127.0.0.1:5000", &rep);
 	text = report_to_json(&rep, 0);
 	CU_ASSERT_PTR_NOT_NULL(strstr(text, "\"total_bytes\":\t1234567890124"));

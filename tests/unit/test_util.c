@@ -120,6 +120,38 @@ static void test_format_size(void)
 	CU_ASSERT_STRING_EQUAL(out, "8.0 EiB");
 }
 
+/* Strings across many chunks, objects aligned and zeroed, a large object in a chunk of its
+ * own while the current chunk stays in use: everything keeps its bytes until pool_free
+ * (ASan sees a leak or an overrun in the chunks themselves). */
+static void test_pool(void)
+{
+	struct pool *p = pool_new();
+	char *s[20000], name[32], *big, *after;
+	int64_t *obj;
+	size_t n = sizeof(s) / sizeof(s[0]), bad = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		snprintf(name, sizeof(name), "tag-%zu", i);
+		s[i] = i % 2 ? pool_strdup(p, name) : pool_strndup(p, name, strlen(name));
+		obj = pool_calloc(p, 3, sizeof(*obj));
+		bad += (uintptr_t)obj % _Alignof(max_align_t) != 0 || obj[0] || obj[1] || obj[2];
+		obj[2] = -1;
+	}
+	big = pool_calloc(p, 1, 200 * 1024);
+	after = pool_strdup(p, "after");
+	memset(big, 'x', 200 * 1024);
+	for (size_t i = 0; i < n; i++) {
+		snprintf(name, sizeof(name), "tag-%zu", i);
+		bad += strcmp(s[i], name) != 0;
+	}
+	CU_ASSERT_EQUAL(bad, 0);
+	CU_ASSERT_STRING_EQUAL(after, "after");
+	CU_ASSERT_STRING_EQUAL(pool_strndup(p, "abcdef", 3), "abc");
+	CU_ASSERT_PTR_NOT_NULL(pool_calloc(p, 0, 8));
+	pool_free(p);
+	pool_free(NULL);
+}
+
 void suite_util(void)
 {
 	static const struct test_case cases[] = {
@@ -129,6 +161,7 @@ void suite_util(void)
 		{"first error wins", test_first_error_wins},
 		{"repository names and digests", test_names},
 		{"sizes for people", test_format_size},
+		{"pools", test_pool},
 		{NULL, NULL},
 	};
 	tests_add_suite("util", cases);
