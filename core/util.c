@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 
 #include <openssl/evp.h>
@@ -55,12 +56,15 @@ char *xstrndup(const char *s, size_t n)
 	return p;
 }
 
-#define POOL_CHUNK (256 * 1024)
+#define POOL_CHUNK (256 * 1024 - sizeof(struct pool_chunk))
 #define POOL_ALIGN _Alignof(max_align_t)
 
+/* Chunks are mapped with their pages populated: one system call instead of a page fault
+ * per 4 KiB page as the scan first writes them, which on a virtual machine costs more
+ * than the copying. */
 struct pool_chunk {
 	struct pool_chunk *next;
-	size_t used, size;
+	size_t used, size; /* size: of data */
 	max_align_t data[];
 };
 
@@ -81,9 +85,20 @@ void pool_free(struct pool *p)
 		return;
 	for (c = p->head; c; c = next) {
 		next = c->next;
-		free(c);
+		munmap(c, sizeof(*c) + c->size);
 	}
 	free(p);
+}
+
+static struct pool_chunk *pool_chunk(size_t size)
+{
+	struct pool_chunk *c = mmap(NULL, sizeof(*c) + size, PROT_READ | PROT_WRITE,
+				    MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+
+	if (c == MAP_FAILED)
+		oom();
+	c->size = size;
+	return c;
 }
 
 static void *pool_raw(struct pool *p, size_t n, size_t align)
@@ -98,8 +113,7 @@ static void *pool_raw(struct pool *p, size_t n, size_t align)
 		return (char *)c->data + at;
 	}
 	/* A large object gets a chunk of its own, behind the current one, which stays in use. */
-	c = xmalloc(sizeof(*c) + (n > POOL_CHUNK / 4 ? n : POOL_CHUNK));
-	c->size = n > POOL_CHUNK / 4 ? n : POOL_CHUNK;
+	c = pool_chunk(n > POOL_CHUNK / 4 ? n : POOL_CHUNK);
 	c->used = n;
 	if (p->head && n > POOL_CHUNK / 4) {
 		c->next = p->head->next;
