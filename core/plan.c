@@ -133,20 +133,23 @@ size_t plan_check_guards(struct plan *p)
 
 	for (size_t i = 0; i < p->repo_count; i++) {
 		struct plan_repo *r = &p->repos[i];
-		size_t deleted = 0;
+		size_t deleted = 0, tags = 0;
 
-		for (size_t k = 0; k < r->tag_count; k++)
-			deleted += r->tags[k].verdict == RS_DELETE;
+		/* Image tags only: a signature or SBOM tag follows its image, and one kept for
+		 * an image no longer there must not count as an image kept. */
+		for (size_t k = 0; k < r->tag_count; k++) {
+			tags += !r->tags[k].subject;
+			deleted += !r->tags[k].subject && r->tags[k].verdict == RS_DELETE;
+		}
 		free(r->guard);
 		r->guard = NULL;
-		if (deleted * 100 > (size_t)g->max_delete_percent * r->tag_count)
+		if (deleted * 100 > (size_t)g->max_delete_percent * tags)
 			r->guard = xasprintf("would delete %zu of %zu tags (%zu%%), more than "
 					     "max_delete_percent = %d",
-					     deleted, r->tag_count, deleted * 100 / r->tag_count,
-					     g->max_delete_percent);
-		else if (deleted && r->tag_count - deleted < (size_t)g->min_keep)
+					     deleted, tags, deleted * 100 / tags, g->max_delete_percent);
+		else if (deleted && tags - deleted < (size_t)g->min_keep)
 			r->guard = xasprintf("would keep %zu tags, fewer than min_keep = %d",
-					     r->tag_count - deleted, g->min_keep);
+					     tags - deleted, g->min_keep);
 		guarded += r->guard != NULL;
 	}
 	return guarded;

@@ -178,6 +178,41 @@ static void test_guards(void)
 	plan_free(&p);
 }
 
+static void add_referrer(struct plan_repo *r, const char *tag, const char *subject,
+			 enum rs_verdict v)
+{
+	add_tag(r, tag, D3, v);
+	r->tags[r->tag_count - 1].subject = xstrdup(subject);
+}
+
+/* Signature tags follow their image: they neither dilute max_delete_percent nor, kept for
+ * an image that is gone, count as what min_keep asks to keep. */
+static void test_guards_count_images(void)
+{
+	struct plan p = {0};
+	struct plan_repo *r;
+
+	p.guards = (struct plan_guards){.max_delete_percent = 90, .min_keep = 1};
+	r = plan_add_repo(&p, "signed/app");
+	add_tag(r, "old", D1, RS_DELETE);
+	add_tag(r, "older", D2, RS_DELETE);
+	add_referrer(r, "sha256-1.sig", D1, RS_DELETE);
+	add_referrer(r, "sha256-2.sig", D2, RS_DELETE);
+	add_referrer(r, "sha256-9.sig", "sha256:9", RS_KEEP);
+	add_referrer(r, "sha256-8.sig", "sha256:8", RS_KEEP);
+	add_referrer(r, "sha256-7.sig", "sha256:7", RS_KEEP);
+	/* Counting every tag: 4 of 7 (57%) and 3 kept, both allowed. */
+	CU_ASSERT_EQUAL(plan_check_guards(&p), 1);
+	CU_ASSERT_STRING_EQUAL(p.repos[0].guard, "would delete 2 of 2 tags (100%), more than "
+						 "max_delete_percent = 90");
+	p.guards.max_delete_percent = 100;
+	CU_ASSERT_EQUAL(plan_check_guards(&p), 1);
+	CU_ASSERT_STRING_EQUAL(p.repos[0].guard, "would keep 0 tags, fewer than min_keep = 1");
+	add_tag(r, "new", D3, RS_KEEP);
+	CU_ASSERT_EQUAL(plan_check_guards(&p), 0);
+	plan_free(&p);
+}
+
 void suite_plan(void)
 {
 	static const struct test_case cases[] = {
@@ -185,6 +220,7 @@ void suite_plan(void)
 		{"json round trip", test_json_round_trip},
 		{"bad plan files", test_bad_plans},
 		{"guards", test_guards},
+		{"guards count image tags", test_guards_count_images},
 		{NULL, NULL},
 	};
 	tests_add_suite("plan", cases);
