@@ -860,10 +860,10 @@ static void config_read(struct fetch *f, const struct http_response *resp)
 						  "Labels");
 	if ((f->rs->scan->needs & RS_NEED_LABELS) && cJSON_IsObject(labels)) {
 		struct facts *fa = &f->facts;
-
 		struct pool *pool = f->rs->scan->pool;
+		size_t n = (size_t)cJSON_GetArraySize(labels);
 
-		fa->labels = pool_calloc(pool, (size_t)cJSON_GetArraySize(labels), sizeof(*fa->labels));
+		fa->labels = pool_calloc(pool, n, sizeof(*fa->labels));
 		cJSON_ArrayForEach(v, labels) {
 			if (!cJSON_IsString(v) || !v->string)
 				continue;
