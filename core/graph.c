@@ -184,6 +184,30 @@ static size_t delete_referrers(struct plan_repo *pr, struct strmap *deleted,
 	return added;
 }
 
+/* Untagged manifests with a subject (signatures pushed without a tag, found in storage) go
+ * with their subject when nothing kept holds on to them.  Returns deletions added. */
+static size_t delete_untagged_referrers(struct plan_repo *pr, const struct reg_repo *rr,
+					struct strmap *deleted, const struct strmap *kept,
+					const struct strmap *tagged)
+{
+	size_t added = 0;
+
+	for (size_t m = 0; m < rr->manifest_count; m++) {
+		const struct reg_manifest *r = &rr->manifests[m];
+		struct plan_deletion *d;
+
+		if (!r->subject || !strmap_get(deleted, r->subject) || strmap_get(deleted, r->digest) ||
+		    strmap_get(kept, r->digest) || strmap_get(tagged, r->digest))
+			continue;
+		d = plan_add_deletion(pr, r->digest, r->media_type, NULL, 0);
+		d->follows = xstrdup(r->subject);
+		d->reason = xasprintf("untagged referrer of %s", r->subject);
+		mark_deleted(deleted, pr, pr->deletion_count - 1);
+		added++;
+	}
+	return added;
+}
+
 void graph_kept(const struct plan_repo *pr, const struct reg_repo *rr, struct strmap *out)
 {
 	struct strmap children = {0};
@@ -194,8 +218,9 @@ void graph_kept(const struct plan_repo *pr, const struct reg_repo *rr, struct st
 
 void graph_settle(struct plan_repo *pr, const struct reg_repo *rr)
 {
-	struct strmap deleted = {0};
+	struct strmap deleted = {0}, tagged = {0};
 	size_t added;
+	int fresh;
 
 	/* Referrers wait with a KEEP and no reason until their subject is settled. */
 	for (size_t i = 0; i < pr->tag_count; i++) {
@@ -208,6 +233,9 @@ void graph_settle(struct plan_repo *pr, const struct reg_repo *rr)
 	plan_group_digests(pr);
 	for (size_t k = 0; k < pr->deletion_count; k++)
 		mark_deleted(&deleted, pr, k);
+	for (size_t i = 0; i < pr->tag_count; i++)
+		if (pr->tags[i].digest)
+			*strmap_slot(&tagged, pr->tags[i].digest, &fresh) = &member;
 	/* A referrer of a child, or of a referrer, settles in a later round.  Unsettled
 	 * referrers count as kept: they hold on to their children until then. */
 	do {
@@ -216,6 +244,7 @@ void graph_settle(struct plan_repo *pr, const struct reg_repo *rr)
 		kept_sets(pr, rr, &kept, &kept_children);
 		added = delete_children(pr, rr, &deleted, &kept) +
 			delete_referrers(pr, &deleted, &kept_children);
+		added += delete_untagged_referrers(pr, rr, &deleted, &kept, &tagged);
 		strmap_free(&kept);
 		strmap_free(&kept_children);
 	} while (added);
@@ -229,6 +258,7 @@ void graph_settle(struct plan_repo *pr, const struct reg_repo *rr)
 				    : xasprintf("its subject %s is not in the repository: kept",
 						t->subject);
 	}
+	strmap_free(&tagged);
 	strmap_free(&deleted);
 }
 

@@ -8,6 +8,7 @@
 #include "log.h"
 #include "pattern.h"
 #include "stack.h"
+#include "tagorder.h"
 #include "util.h"
 
 static const char *entry_name(const struct rs_ctx *ctx)
@@ -129,6 +130,11 @@ static int host_verify_kept(const struct rs_ctx *ctx, char *err, size_t errlen)
 	return verifier(verifier_arg, err, errlen);
 }
 
+static void host_need(const struct rs_ctx *ctx, unsigned needs)
+{
+	ctx->entry->needs |= needs;
+}
+
 static const struct rs_host_api api = {
 	.abi_version = RS_ABI_VERSION,
 	.struct_size = sizeof(struct rs_host_api),
@@ -145,6 +151,10 @@ static const struct rs_host_api api = {
 	.pattern_free = pattern_free,
 	.location = host_location,
 	.verify_kept = host_verify_kept,
+	.need = host_need,
+	.tag_rankable = tagorder_rankable,
+	.tag_compare = tagorder_compare,
+	.format_time = util_format_rfc3339,
 };
 
 const struct rs_host_api *host_api(void)

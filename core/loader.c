@@ -259,6 +259,7 @@ static int load_entry(struct stack_entry *en, enum rs_kind want, const char *ext
 	}
 	if (check_args(en, e))
 		return -1;
+	en->needs = en->desc->needs;
 	if (en->desc->init(&en->ctx, host_api(), &en->state, msg, sizeof(msg)) != RS_OK) {
 		err_set(e, "%s: %s: %s", en->location, en->desc->name,
 			msg[0] ? msg : "init failed");
@@ -272,8 +273,9 @@ static int load_entry(struct stack_entry *en, enum rs_kind want, const char *ext
 int loader_load(struct stack *s, const char *extra_dir, struct rs_err *e)
 {
 	for (size_t i = 0; i < s->policy_count; i++)
-		if (load_entry(&s->policy[i], RS_KIND_POLICY, extra_dir, e))
-			return -1;
+		for (size_t k = 0; k < s->policies[i].count; k++)
+			if (load_entry(&s->policies[i].entries[k], RS_KIND_POLICY, extra_dir, e))
+				return -1;
 	for (size_t i = 0; i < s->after_count; i++)
 		if (load_entry(&s->after[i], RS_KIND_AFTER, extra_dir, e))
 			return -1;
@@ -298,6 +300,7 @@ static void unload_entries(struct stack_entry *entries, size_t count)
 
 void loader_unload(struct stack *s)
 {
-	unload_entries(s->policy, s->policy_count);
+	for (size_t i = 0; i < s->policy_count; i++)
+		unload_entries(s->policies[i].entries, s->policies[i].count);
 	unload_entries(s->after, s->after_count);
 }

@@ -115,11 +115,16 @@ static int guard_result(struct plan *p, const struct cli *c)
 
 	if (!guarded || c->force)
 		return SWEEP_EXIT_OK;
-	return fail(SWEEP_EXIT_REFUSED,
-		    "plan refused: %zu repositor%s exceed%s the guards (max_delete_percent = %d, "
-		    "min_keep = %d); nothing was deleted; --force overrides",
-		    guarded, guarded == 1 ? "y" : "ies", guarded == 1 ? "s" : "",
-		    p->guards.max_delete_percent, p->guards.min_keep);
+	for (size_t i = 0; i < p->repo_count; i++) {
+		if (!p->repos[i].guard)
+			continue;
+		return fail(SWEEP_EXIT_REFUSED,
+			    "plan refused by the guards: %s %s%s; nothing was deleted; --force "
+			    "overrides",
+			    p->repos[i].name, p->repos[i].guard,
+			    guarded > 1 ? " (and more repositories)" : "");
+	}
+	return SWEEP_EXIT_REFUSED;
 }
 
 /* A saved plan describes the registry as it was: refuse one older than --max-plan-age. */

@@ -143,7 +143,7 @@ size_t plan_check_guards(struct plan *p)
 		}
 		free(r->guard);
 		r->guard = NULL;
-		if (deleted * 100 > (size_t)g->max_delete_percent * tags)
+		if (g->max_delete_percent >= 0 && deleted * 100 > (size_t)g->max_delete_percent * tags)
 			r->guard = xasprintf("would delete %zu of %zu tags (%zu%%), more than "
 					     "max_delete_percent = %d",
 					     deleted, tags, deleted * 100 / tags, g->max_delete_percent);
@@ -169,6 +169,8 @@ static cJSON *repo_json(const struct plan_repo *r, int with_results)
 		cJSON_AddStringToObject(o, "error", r->error);
 	if (r->guard)
 		cJSON_AddStringToObject(o, "guard", r->guard);
+	if (r->policy)
+		cJSON_AddStringToObject(o, "policy", r->policy);
 	if (r->reclaimable_bytes >= 0)
 		cJSON_AddNumberToObject(o, "reclaimable_bytes", (double)r->reclaimable_bytes);
 	for (size_t i = 0; i < r->tag_count; i++) {
@@ -179,6 +181,8 @@ static cJSON *repo_json(const struct plan_repo *r, int with_results)
 		cJSON_AddItemToObject(j, "digest", string_or_null(t->digest));
 		cJSON_AddItemToObject(j, "media_type", string_or_null(t->media_type));
 		cJSON_AddItemToObject(j, "created", json_time(t->created));
+		if (t->pushed != RS_TIME_UNKNOWN)
+			cJSON_AddItemToObject(j, "pushed", json_time(t->pushed));
 		cJSON_AddStringToObject(j, "verdict", t->verdict == RS_DELETE ? "delete" : "keep");
 		cJSON_AddStringToObject(j, "reason", t->reason ? t->reason : "");
 		if (t->subject)
@@ -195,10 +199,10 @@ static cJSON *repo_json(const struct plan_repo *r, int with_results)
 				      cJSON_CreateStringArray((const char *const *)d->tags,
 							      (int)d->tag_count));
 		cJSON_AddItemToObject(j, "media_type", string_or_null(d->media_type));
-		if (d->follows) {
+		if (d->follows)
 			cJSON_AddStringToObject(j, "follows", d->follows);
+		if (d->follows || d->reason)
 			cJSON_AddStringToObject(j, "reason", d->reason ? d->reason : "");
-		}
 		if (d->also_follows_count)
 			cJSON_AddItemToObject(j, "also_follows",
 					      cJSON_CreateStringArray((const char *const *)d->also_follows,
@@ -265,7 +269,8 @@ char *plan_to_json(const struct plan *p, int with_results)
 	cJSON_AddItemToObject(root, "stack", string_or_null(p->stack));
 	cJSON_AddItemToObject(root, "stack_sha256", string_or_null(p->stack_sha256));
 	guards = cJSON_AddObjectToObject(root, "guards");
-	cJSON_AddNumberToObject(guards, "max_delete_percent", p->guards.max_delete_percent);
+	if (p->guards.max_delete_percent >= 0)
+		cJSON_AddNumberToObject(guards, "max_delete_percent", p->guards.max_delete_percent);
 	cJSON_AddNumberToObject(guards, "min_keep", p->guards.min_keep);
 	repos = cJSON_AddArrayToObject(root, "repositories");
 	for (size_t i = 0; i < p->repo_count; i++)
@@ -327,7 +332,7 @@ static int read_tag(const cJSON *j, struct plan_tag *t)
 	const char *tag = json_string(j, "tag"), *digest = json_string(j, "digest");
 	const char *mt = json_string(j, "media_type"), *created = json_string(j, "created");
 	const char *verdict = json_string(j, "verdict"), *reason = json_string(j, "reason");
-	const char *subject = json_string(j, "subject");
+	const char *subject = json_string(j, "subject"), *pushed = json_string(j, "pushed");
 
 	if (!tag || !util_valid_tag(tag) || (digest && !util_valid_digest(digest)) || !verdict ||
 	    (strcmp(verdict, "keep") && strcmp(verdict, "delete")) ||
@@ -339,6 +344,8 @@ static int read_tag(const cJSON *j, struct plan_tag *t)
 	t->media_type = mt ? xstrdup(mt) : NULL;
 	if (!created || util_parse_rfc3339(created, &t->created))
 		t->created = RS_CREATED_UNKNOWN;
+	if (!pushed || util_parse_rfc3339(pushed, &t->pushed))
+		t->pushed = RS_TIME_UNKNOWN;
 	t->verdict = strcmp(verdict, "delete") == 0 ? RS_DELETE : RS_KEEP;
 	t->reason = xstrdup(reason ? reason : "");
 	return 0;
@@ -347,6 +354,7 @@ static int read_tag(const cJSON *j, struct plan_tag *t)
 static int read_repo(const cJSON *rj, struct plan *p, struct rs_err *e, const char *path)
 {
 	const char *name = json_string(rj, "name"), *error = json_string(rj, "error");
+	const char *policy = json_string(rj, "policy");
 	const cJSON *tags = cJSON_GetObjectItemCaseSensitive(rj, "tags");
 	const cJSON *dels = cJSON_GetObjectItemCaseSensitive(rj, "deletions"), *j;
 	struct plan_repo *r;
@@ -358,6 +366,7 @@ static int read_repo(const cJSON *rj, struct plan *p, struct rs_err *e, const ch
 	}
 	r = plan_add_repo(p, name);
 	r->error = error ? xstrdup(error) : NULL;
+	r->policy = policy ? xstrdup(policy) : NULL;
 	r->reclaimable_bytes = json_bytes(rj, "reclaimable_bytes");
 	r->tags = xcalloc((size_t)cJSON_GetArraySize(tags), sizeof(*r->tags));
 	cJSON_ArrayForEach(j, tags)
@@ -404,8 +413,10 @@ static int read_plan(const cJSON *root, struct plan *p, struct rs_err *e, const 
 		err_set(e, "%s: plan lacks \"registry\" or \"repositories\"", path);
 		return -1;
 	}
-	if (!guards || read_int(guards, "max_delete_percent", 0, 100,
-				&p->guards.max_delete_percent) ||
+	p->guards.max_delete_percent = -1;
+	if (!guards ||
+	    (cJSON_GetObjectItemCaseSensitive(guards, "max_delete_percent") &&
+	     read_int(guards, "max_delete_percent", 0, 100, &p->guards.max_delete_percent)) ||
 	    read_int(guards, "min_keep", 0, INT32_MAX, &p->guards.min_keep)) {
 		err_set(e, "%s: plan lacks valid \"guards\"", path);
 		return -1;
@@ -568,6 +579,7 @@ void plan_free(struct plan *p)
 		free(r->name);
 		free(r->error);
 		free(r->guard);
+		free(r->policy);
 	}
 	free(p->repos);
 	free(p->registry);

@@ -17,6 +17,7 @@ struct plan_tag {
 	char *digest;     /* NULL when unknown */
 	char *media_type; /* NULL when unknown */
 	int64_t created;  /* RS_CREATED_UNKNOWN when unknown */
+	int64_t pushed;   /* RS_TIME_UNKNOWN when unknown */
 	enum rs_verdict verdict; /* RS_KEEP or RS_DELETE */
 	char *reason;
 	/* A referrer (cosign "sha256-<hex>.sig|.att|.sbom" tag, or a manifest with an OCI
@@ -34,7 +35,8 @@ struct plan_deletion {
 	char *follows;
 	char **also_follows; /* more it waits for: the other deleted indexes that list it */
 	size_t also_follows_count;
-	char *reason; /* why, when follows is set */
+	char *reason; /* why: what it follows, or why an untagged manifest goes; NULL for
+		       * a tagged deletion (its tags say why) */
 	/* In memory only: the manifest's exact bytes for the journal (NULL when unknown). */
 	char *body;
 	size_t body_len;
@@ -52,12 +54,13 @@ struct plan_repo {
 	size_t deletion_count;
 	char *error; /* non-NULL: the repository was not fully scanned and is left untouched */
 	char *guard; /* non-NULL: a guard refuses this repository's deletions (plan_check_guards) */
+	char *policy; /* "file:line" of the policy that decided it; NULL when unknown */
 	int64_t reclaimable_bytes; /* blobs GC can free that are counted here; -1 unknown */
 };
 
 /* Per-repository limits a plan must respect unless forced (stack `guards`). */
 struct plan_guards {
-	int max_delete_percent; /* of a repository's tags; default 90 */
+	int max_delete_percent; /* of a repository's tags; -1 (default): no limit */
 	int min_keep;           /* tags left in a repository that loses any; default 1 */
 };
 

@@ -632,7 +632,9 @@ static int64_t json_created(const cJSON *v)
 {
 	int64_t t;
 
-	if (cJSON_IsString(v) && util_parse_rfc3339(v->valuestring, &t) == 0)
+	/* Reproducible builds write 1970: a time before 1980 is no age. */
+	if (cJSON_IsString(v) && util_parse_rfc3339(v->valuestring, &t) == 0 &&
+	    t >= UTIL_EPOCH_1980)
 		return t;
 	return RS_CREATED_UNKNOWN;
 }
@@ -1013,6 +1015,7 @@ static void tags_item(void *arg, const char *value)
 		.tag = pool_strdup(rs->scan->pool, value),
 		.created = RS_CREATED_UNKNOWN,
 		.size = -1,
+		.pushed = RS_TIME_UNKNOWN,
 	};
 }
 
@@ -1073,6 +1076,17 @@ static void graph_collect(struct repo_scan *rs)
 		}
 	}
 	qsort(repo->manifests, n, sizeof(*repo->manifests), by_manifest_digest);
+}
+
+void registry_adopt_manifests(struct reg_repo *repo, const struct reg_manifest *m, size_t n)
+{
+	repo->manifests =
+	    xrealloc(repo->manifests, (repo->manifest_count + n + 1) * sizeof(*repo->manifests));
+	for (size_t i = 0; i < n; i++)
+		if (!registry_manifest(repo, m[i].digest))
+			repo->manifests[repo->manifest_count++] = m[i];
+	qsort(repo->manifests, repo->manifest_count, sizeof(*repo->manifests),
+	      by_manifest_digest);
 }
 
 const struct reg_manifest *registry_manifest(const struct reg_repo *repo, const char *digest)
@@ -1160,6 +1174,7 @@ void registry_scan_free(struct reg_scan *scan)
 		free(repo->images);
 		free(repo->manifests);
 		free(repo->error);
+		free(repo->untagged);
 	}
 	free(scan->repos);
 	pool_free(scan->pool);

@@ -28,6 +28,13 @@ struct reg_image {
 	int64_t size;     /* -1 when not fetched */
 	struct rs_label *labels; /* in the scan's pool, shared by the tags of one config */
 	size_t label_count;
+	int64_t pushed; /* from a push-time source (storage.h); RS_TIME_UNKNOWN otherwise */
+};
+
+/* A manifest no tag reaches, listed by a push-time source (storage.h). */
+struct reg_untagged {
+	char *digest; /* in the scan's pool */
+	int64_t pushed;
 };
 
 /* A blob a manifest references: its config, then its layers. */
@@ -60,6 +67,11 @@ struct reg_repo {
 	size_t manifest_count;
 	char *error; /* non-NULL: some fact of this repository could not be fetched; the plan
 		      * must leave the repository untouched.  malloc()ed, freed with the scan */
+	struct reg_untagged *untagged; /* storage_attach: manifests no tag, no index reached
+					* from a tag and no other untagged index lists, and
+					* that refer to no subject; malloc()ed, freed with the
+					* scan */
+	size_t untagged_count;
 };
 
 /* Scan needs beyond the SDK's RS_NEED_* bits, for the core alone. */
@@ -118,6 +130,10 @@ void registry_scan_free(struct reg_scan *scan);
 /* Send every DELETE concurrently and fill in each entry's result.  Returns the number of
  * entries that failed; after http_interrupt, those never sent say "interrupted". */
 size_t registry_delete(struct registry *r, struct reg_delete *dels, size_t count);
+
+/* Adds n graph nodes (their strings in scan->pool) to repo's, keeping the order
+ * registry_manifest needs; a digest already there is not added twice. */
+void registry_adopt_manifests(struct reg_repo *repo, const struct reg_manifest *m, size_t n);
 
 /* repo's graph node for digest, or NULL. */
 const struct reg_manifest *registry_manifest(const struct reg_repo *repo, const char *digest);

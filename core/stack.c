@@ -12,7 +12,7 @@
 
 #define DEFAULT_CONCURRENCY 8
 #define MAX_CONCURRENCY 256
-#define DEFAULT_MAX_DELETE_PERCENT 90
+#define MAX_DELETE_PERCENT_UNSET (-1)
 #define DEFAULT_MIN_KEEP 1
 
 /* PAM's control words as action tables, indexed by verdict (PASS, KEEP, DELETE). */
@@ -492,6 +492,7 @@ static int parse_registry(const config_setting_t *g, struct stack *out, struct r
 					   "auth",
 					   "docker_config",
 					   "tls",
+					   "storage_root",
 					   NULL};
 	const config_setting_t *c;
 	const char *url;
@@ -529,6 +530,11 @@ static int parse_registry(const config_setting_t *g, struct stack *out, struct r
 		}
 		out->concurrency = (int)n;
 	}
+	if (copy_string(g, "storage_root", &out->storage_root, e))
+		return -1;
+	if (out->storage_root)
+		out->storage_root_location =
+		    location_of(config_setting_get_member(g, "storage_root"));
 	return parse_net(g, &out->net, e);
 }
 
@@ -587,15 +593,15 @@ static int parse_repositories(const config_setting_t *g, struct stack *out, stru
 }
 
 /* A jump past the last entry is almost certainly a miscount: refuse it. */
-static int check_jumps(const struct stack *s, struct rs_err *e)
+static int check_jumps(const struct stack_policy *p, struct rs_err *e)
 {
-	for (size_t i = 0; i < s->policy_count; i++) {
+	for (size_t i = 0; i < p->count; i++) {
 		for (int v = 0; v < RS_VERDICT_MAX; v++) {
-			int a = s->policy[i].actions[v];
+			int a = p->entries[i].actions[v];
 
-			if (a > 0 && i + (size_t)a >= s->policy_count) {
+			if (a > 0 && i + (size_t)a >= p->count) {
 				err_set(e, "%s: %s=%d jumps past the end of the stack",
-					s->policy[i].location, verdict_words[v], a);
+					p->entries[i].location, verdict_words[v], a);
 				return -1;
 			}
 		}
@@ -603,10 +609,78 @@ static int check_jumps(const struct stack *s, struct rs_err *e)
 	return 0;
 }
 
+static struct stack_policy *add_policy(struct stack *out)
+{
+	struct stack_policy *p;
+
+	out->policies = xrealloc(out->policies, (out->policy_count + 1) * sizeof(*p));
+	p = &out->policies[out->policy_count++];
+	memset(p, 0, sizeof(*p));
+	return p;
+}
+
+/* A `policy` list: non-empty entries, jumps inside it. */
+static int parse_policy(const config_setting_t *s, struct stack_policy *p, struct rs_err *e)
+{
+	p->location = location_of(s);
+	if (parse_entries(s, 1, &p->entries, &p->count, e))
+		return -1;
+	if (p->count == 0) {
+		fail_at(e, s, "\"policy\" is empty: nothing would decide what to delete");
+		return -1;
+	}
+	return check_jumps(p, e);
+}
+
+/* policies = ( { repositories = [ "releases/.*" ]; policy = ( ... ); }, ... ); */
+static int parse_policies(const config_setting_t *list, struct stack *out, struct rs_err *e)
+{
+	static const char *const keys[] = {"repositories", "policy", NULL};
+
+	if (config_setting_type(list) != CONFIG_TYPE_LIST) {
+		fail_at(e, list, "\"policies\" must be a list: ( { repositories = [ ... ]; "
+				 "policy = ( ... ); }, ... )");
+		return -1;
+	}
+	for (int i = 0; i < config_setting_length(list); i++) {
+		const config_setting_t *g = config_setting_get_elem(list, (unsigned)i), *r, *pl;
+		struct stack_policy *p = add_policy(out);
+		char **names = NULL, why[300];
+		size_t count = 0;
+
+		if (config_setting_type(g) != CONFIG_TYPE_GROUP) {
+			fail_at(e, g, "each of \"policies\" must be a group { repositories = "
+				      "[ ... ]; policy = ( ... ); }");
+			return -1;
+		}
+		if (check_keys(g, keys, "a policies entry", e))
+			return -1;
+		r = config_setting_get_member(g, "repositories");
+		pl = config_setting_get_member(g, "policy");
+		if (!r || !pl) {
+			fail_at(e, g, "a policies entry needs \"repositories\" and \"policy\"");
+			return -1;
+		}
+		if (string_list(r, &names, &count, e))
+			return free_list(names, count), -1;
+		p->repos = count ? pattern_compile_list((const char *const *)names, count, 1, why,
+							sizeof(why))
+				 : NULL;
+		free_list(names, count);
+		if (!p->repos) {
+			fail_at(e, r, "repositories: %s", count ? why : "give at least one pattern");
+			return -1;
+		}
+		if (parse_policy(pl, p, e))
+			return -1;
+	}
+	return 0;
+}
+
 static int parse_root(const config_t *cfg, struct stack *out, struct rs_err *e)
 {
-	static const char *const keys[] = {"registry", "repositories", "guards", "policy", "after",
-					   NULL};
+	static const char *const keys[] = {"registry", "repositories", "guards", "policies",
+					   "policy",   "after",        NULL};
 	const config_setting_t *root = config_root_setting(cfg), *s;
 
 	if (check_keys(root, keys, "the stack", e))
@@ -619,22 +693,20 @@ static int parse_root(const config_t *cfg, struct stack *out, struct rs_err *e)
 		return -1;
 	if (parse_guards(root, out, e))
 		return -1;
+	s = config_setting_get_member(root, "policies");
+	if (s && parse_policies(s, out, e))
+		return -1;
 	s = config_setting_get_member(root, "policy");
-	if (!s) {
-		err_set(e, "%s:1: no \"policy\" list: nothing would decide what to delete",
+	if (s && parse_policy(s, add_policy(out), e))
+		return -1;
+	if (!out->policy_count) {
+		err_set(e, "%s:1: no \"policy\" or \"policies\" list: nothing would decide what "
+			   "to delete",
 			out->file);
 		return -1;
 	}
-	if (parse_entries(s, 1, &out->policy, &out->policy_count, e))
-		return -1;
-	if (out->policy_count == 0) {
-		fail_at(e, s, "\"policy\" is empty: nothing would decide what to delete");
-		return -1;
-	}
 	s = config_setting_get_member(root, "after");
-	if (s && parse_entries(s, 0, &out->after, &out->after_count, e))
-		return -1;
-	return check_jumps(out, e);
+	return s ? parse_entries(s, 0, &out->after, &out->after_count, e) : 0;
 }
 
 int stack_load(const char *path, struct stack *out, struct rs_err *e)
@@ -647,7 +719,7 @@ int stack_load(const char *path, struct stack *out, struct rs_err *e)
 	out->file = xstrdup(path);
 	out->concurrency = DEFAULT_CONCURRENCY;
 	netopts_init(&out->net);
-	out->max_delete_percent = DEFAULT_MAX_DELETE_PERCENT;
+	out->max_delete_percent = MAX_DELETE_PERCENT_UNSET;
 	out->min_keep = DEFAULT_MIN_KEEP;
 	config_init(&cfg);
 	/* @include paths are relative to the stack file, not to the working directory. */
@@ -666,6 +738,14 @@ out:
 	config_destroy(&cfg);
 	free(dir);
 	return rc;
+}
+
+const struct stack_policy *stack_policy_for(const struct stack *s, const char *repo)
+{
+	for (size_t i = 0; i < s->policy_count; i++)
+		if (!s->policies[i].repos || pattern_match(s->policies[i].repos, repo))
+			return &s->policies[i];
+	return NULL;
 }
 
 const struct stack_arg *stack_entry_arg(const struct stack_entry *entry, const char *name)
@@ -698,7 +778,14 @@ static void free_entries(struct stack_entry *entries, size_t count)
 
 void stack_free(struct stack *s)
 {
-	free_entries(s->policy, s->policy_count);
+	for (size_t i = 0; i < s->policy_count; i++) {
+		free_entries(s->policies[i].entries, s->policies[i].count);
+		pattern_free(s->policies[i].repos);
+		free(s->policies[i].location);
+	}
+	free(s->policies);
+	free(s->storage_root);
+	free(s->storage_root_location);
 	free_entries(s->after, s->after_count);
 	pattern_free(s->include);
 	pattern_free(s->exclude);

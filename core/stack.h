@@ -36,7 +36,7 @@ struct stack_entry;
 
 /* What a module's host API calls receive; one per entry. */
 struct rs_ctx {
-	const struct stack_entry *entry;
+	struct stack_entry *entry;
 };
 
 struct stack_entry {
@@ -49,11 +49,22 @@ struct stack_entry {
 	struct rs_ctx ctx;
 
 	/* Filled by the loader. */
+	unsigned needs; /* the descriptor's RS_NEED_* bits and what init asked for */
 	char *path;
 	void *handle;
 	const struct rs_module *desc;
 	void *state;
 	int initialised;
+};
+
+/* One policy stack and the repositories it is for.  Like PAM's per-service files: the first
+ * whose patterns match a repository's whole name decides it; the top-level `policy` is the
+ * fallback (repos NULL), as PAM's `other`. */
+struct stack_policy {
+	struct rs_pattern *repos; /* anchored; NULL: every repository (the fallback) */
+	char *location;           /* "file:line" of the policy list */
+	struct stack_entry *entries;
+	size_t count;
 };
 
 struct stack {
@@ -62,11 +73,14 @@ struct stack {
 	char *url_location;
 	int concurrency; /* default 8 */
 	struct net_opts net; /* TLS, credentials, timeouts, retries, pacing */
-	int max_delete_percent; /* guards: default 90 */
+	char *storage_root; /* distribution's filesystem storage: push times, untagged */
+	char *storage_root_location;
+	int max_delete_percent; /* guards: -1 (default) when not set */
 	int min_keep;           /* guards: default 1 */
 	struct rs_pattern *include; /* NULL: every repository */
 	struct rs_pattern *exclude; /* NULL: none */
-	struct stack_entry *policy;
+	/* `policies` in order, then the top-level `policy` when there is one. */
+	struct stack_policy *policies;
 	size_t policy_count;
 	struct stack_entry *after;
 	size_t after_count;
@@ -82,6 +96,9 @@ void stack_free(struct stack *s);
  * get `default=`, or ignore.  Returns 0, or -1 with a reason in err. */
 int stack_parse_control(const char *text, int actions[RS_VERDICT_MAX], char *err,
 			size_t errlen);
+
+/* The policy deciding repository repo, or NULL when none is for it. */
+const struct stack_policy *stack_policy_for(const struct stack *s, const char *repo);
 
 /* The argument called name, or NULL. */
 const struct stack_arg *stack_entry_arg(const struct stack_entry *entry, const char *name);

@@ -2,6 +2,7 @@
 #define _GNU_SOURCE /* qsort_r */
 #include "sweep.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -15,12 +16,45 @@
 #include "log.h"
 #include "pattern.h"
 #include "registry.h"
+#include "storage.h"
+
+/* The first policy entry asking for any of the facts in bits, or NULL. */
+static const struct stack_entry *entry_needing(const struct stack *s, unsigned bits)
+{
+	for (size_t i = 0; i < s->policy_count; i++)
+		for (size_t k = 0; k < s->policies[i].count; k++)
+			if (s->policies[i].entries[k].needs & bits)
+				return &s->policies[i].entries[k];
+	return NULL;
+}
+
+/* Push times and untagged manifests come from storage_root: a stack asking for them
+ * without one is broken, and so is a storage_root that is not distribution's storage. */
+static int check_push_source(const struct stack *s, struct rs_err *e)
+{
+	const struct stack_entry *en = entry_needing(s, RS_NEED_PUSHED | RS_NEED_UNTAGGED);
+	struct push_source src;
+
+	if (!en)
+		return 0;
+	if (!s->storage_root) {
+		err_set(e, "%s: module \"%s\" needs %s, which only a push-time source gives: set "
+			   "registry = { storage_root = \"...\"; }",
+			en->location, en->desc->name,
+			en->needs & RS_NEED_PUSHED ? "push times" : "the untagged manifests");
+		return -1;
+	}
+	if (storage_open_fs(s->storage_root, s->storage_root_location, &src, e))
+		return -1;
+	storage_close(&src);
+	return 0;
+}
 
 int sweep_load(const struct sweep_opts *o, struct stack *s, struct rs_err *e)
 {
-	if (stack_load(o->stack_path, s, e))
+	if (stack_load(o->stack_path, s, e) || loader_load(s, o->module_dir, e))
 		return -1;
-	return loader_load(s, o->module_dir, e);
+	return o->offline ? 0 : check_push_source(s, e);
 }
 
 void sweep_release(struct stack *s)
@@ -91,7 +125,8 @@ static unsigned stack_needs(const struct stack *s)
 	unsigned needs = RS_NEED_DIGEST | REG_NEED_GRAPH;
 
 	for (size_t i = 0; i < s->policy_count; i++)
-		needs |= s->policy[i].desc->needs;
+		for (size_t k = 0; k < s->policies[i].count; k++)
+			needs |= s->policies[i].entries[k].needs;
 	return needs;
 }
 
@@ -103,6 +138,7 @@ static void plan_tag_set(struct plan_tag *t, const struct reg_image *img, enum r
 	t->digest = img->digest ? xstrdup(img->digest) : NULL;
 	t->media_type = img->media_type ? xstrdup(img->media_type) : NULL;
 	t->created = img->created;
+	t->pushed = img->pushed;
 	t->verdict = v;
 	t->reason = reason;
 }
@@ -118,84 +154,236 @@ static void keep_all(struct plan_repo *pr, const struct reg_repo *rr, const char
 			     xasprintf("repository left untouched: %s", why));
 }
 
-/* Runs every policy module over the repository's images (referrers are not images: they
- * follow their subject), then the PAM walk per image, then the graph settles the rest. */
-static void decide_repo(struct stack *s, const struct reg_repo *rr, int64_t now,
-			struct plan_repo *pr)
-{
-	size_t m = s->policy_count, n = 0;
-	struct rs_image *imgs = xcalloc(rr->count, sizeof(*imgs));
-	size_t *index = xcalloc(rr->count, sizeof(*index)); /* imgs[k] is rr->images[index[k]] */
-	char **subjects = xcalloc(rr->count, sizeof(*subjects));
-	struct rs_decision *dec = NULL;
-	int(*actions)[RS_VERDICT_MAX] = xcalloc(m, sizeof(*actions));
-	enum rs_verdict *verdicts = xcalloc(m, sizeof(*verdicts));
-	struct rs_repo_view view = {.name = rr->name, .images = imgs, .now = now};
+/* A repository's images as the walk sees them: one per digest with every tag naming it,
+ * then the untagged manifests.  Referrers are not images: they follow their subject. */
+struct walk {
+	const struct stack_policy *pol;
+	const struct reg_repo *rr;
+	int64_t now;
+	size_t n, tagged;          /* images, of which the first `tagged` have tags */
+	struct rs_image *imgs;
+	size_t *first;             /* image k's tags are members[first[k] .. first[k + 1]) */
+	size_t *members;           /* indexes into rr->images */
+	struct rs_tag *tags;       /* parallel to members */
+	const struct rs_tag **tagp;
+	const struct rs_label **labelp;
+	char **subjects;           /* per rr->images: the subject of a referrer tag */
+	/* Scratch for one entry's call, and each image's reason from its deciding entry. */
+	const struct rs_image **view;
+	struct rs_decision *dec, **decp;
+	size_t *dec_of;
+	char (*reason)[RS_REASON_MAX];
+	size_t failed; /* the entry whose decide failed */
+};
 
+/* Groups rr's image tags by digest in tag-list order. */
+static void walk_group(struct walk *w, struct strmap *by_digest)
+{
+	const struct reg_repo *rr = w->rr;
+	size_t *image_of = xcalloc(rr->count + 1, sizeof(size_t)), *fill, labels = 0, members = 0;
+	int fresh;
+
+	w->imgs = xcalloc(rr->count + rr->untagged_count + 1, sizeof(*w->imgs));
+	w->first = xcalloc(rr->count + rr->untagged_count + 2, sizeof(size_t));
 	for (size_t i = 0; i < rr->count; i++) {
 		const struct reg_image *ri = &rr->images[i];
+		void **slot;
 
-		subjects[i] = graph_subject(rr, ri);
-		if (subjects[i])
+		w->subjects[i] = graph_subject(rr, ri);
+		if (w->subjects[i] || !ri->digest)
 			continue;
-		index[n] = i;
-		imgs[n++] = (struct rs_image){.tag = ri->tag,
-					    .digest = ri->digest,
-					    .media_type = ri->media_type,
-					    .created = ri->created,
-					    .size = ri->size,
-					    .labels = ri->labels,
-					    .label_count = ri->label_count};
-	}
-	view.count = n;
-	dec = xcalloc(n * m + 1, sizeof(*dec));
-	for (size_t i = 0; i < m; i++) {
-		struct stack_entry *en = &s->policy[i];
-
-		memcpy(actions[i], en->actions, sizeof(actions[i]));
-		if (en->desc->decide(&en->ctx, en->state, &view, dec + i * n) != RS_OK) {
-			char *why = xasprintf("module %s (%s) failed", en->desc->name,
-					      en->location);
-
-			log_msg(RS_LOG_ERROR, "%s: %s", rr->name, why);
-			keep_all(pr, rr, why); /* fail closed */
-			free(why);
-			goto out;
+		slot = strmap_slot(by_digest, ri->digest, &fresh);
+		if (fresh) {
+			*slot = (void *)(uintptr_t)(w->n + 1);
+			w->imgs[w->n++] = (struct rs_image){.digest = ri->digest,
+							    .media_type = ri->media_type,
+							    .created = ri->created,
+							    .pushed = RS_TIME_UNKNOWN,
+							    .size = ri->size,
+							    .label_count = ri->label_count};
+			labels += ri->label_count;
 		}
+		image_of[i] = (uintptr_t)*slot;
+		w->first[image_of[i]]++; /* counts, made offsets below */
+		members++;
+	}
+	w->tagged = w->n;
+	for (size_t k = 0; k <= w->n; k++)
+		w->first[k + 1] += w->first[k];
+	fill = xcalloc(w->n + 1, sizeof(size_t));
+	w->members = xcalloc(members + 1, sizeof(size_t));
+	w->tags = xcalloc(members + 1, sizeof(*w->tags));
+	w->tagp = xcalloc(members + 1, sizeof(*w->tagp));
+	w->labelp = xcalloc(labels + 1, sizeof(*w->labelp));
+	for (size_t i = 0; i < rr->count; i++) {
+		size_t k = image_of[i], at;
+
+		if (!k--)
+			continue;
+		at = w->first[k] + fill[k]++;
+		w->members[at] = i;
+		w->tags[at] = (struct rs_tag){rr->images[i].tag, rr->images[i].pushed};
+		w->tagp[at] = &w->tags[at];
+		if (rr->images[i].pushed != RS_TIME_UNKNOWN &&
+		    (w->imgs[k].pushed == RS_TIME_UNKNOWN || rr->images[i].pushed > w->imgs[k].pushed))
+			w->imgs[k].pushed = rr->images[i].pushed;
+	}
+	labels = 0;
+	for (size_t k = 0; k < w->n; k++) {
+		const struct reg_image *ri = &rr->images[w->members[w->first[k]]];
+
+		w->imgs[k].tags = &w->tagp[w->first[k]];
+		w->imgs[k].tag_count = w->first[k + 1] - w->first[k];
+		w->imgs[k].labels = &w->labelp[labels];
+		for (size_t l = 0; l < ri->label_count; l++)
+			w->labelp[labels++] = &ri->labels[l];
+	}
+	for (size_t u = 0; u < rr->untagged_count; u++) {
+		const struct reg_manifest *m = registry_manifest(rr, rr->untagged[u].digest);
+
+		w->first[w->n + 1] = w->first[w->n];
+		w->imgs[w->n++] = (struct rs_image){.digest = rr->untagged[u].digest,
+						    .media_type = m ? m->media_type : NULL,
+						    .created = RS_TIME_UNKNOWN,
+						    .pushed = rr->untagged[u].pushed,
+						    .size = -1};
+	}
+	free(fill);
+	free(image_of);
+}
+
+static int walk_decide(void *arg, size_t entry, const size_t *images, size_t n, int *verdicts)
+{
+	struct walk *w = arg;
+	struct stack_entry *en = &w->pol->entries[entry];
+	struct rs_repo_view view = {.name = w->rr->name, .images = w->view, .now = w->now};
+	size_t *pos = xcalloc(n + 1, sizeof(size_t));
+	int rc = 0;
+
+	for (size_t j = 0; j < n; j++) {
+		const struct rs_image *img = &w->imgs[images[j]];
+
+		if (!img->tag_count && !(en->needs & RS_NEED_UNTAGGED)) {
+			verdicts[j] = DISPATCH_UNSEEN;
+			continue;
+		}
+		w->view[view.count] = img;
+		w->dec[view.count] = (struct rs_decision){.verdict = RS_PASS};
+		w->decp[view.count] = &w->dec[view.count];
+		w->dec_of[images[j]] = view.count;
+		pos[view.count++] = j;
+	}
+	if (view.count && en->desc->decide(&en->ctx, en->state, &view, w->decp) != RS_OK) {
+		w->failed = entry;
+		rc = -1;
+	}
+	for (size_t q = 0; rc == 0 && q < view.count; q++) {
+		w->dec[q].reason[RS_REASON_MAX - 1] = '\0';
+		verdicts[pos[q]] = (int)w->dec[q].verdict;
+	}
+	free(pos);
+	return rc;
+}
+
+static void walk_decided(void *arg, size_t entry, size_t image)
+{
+	struct walk *w = arg;
+
+	(void)entry;
+	memcpy(w->reason[image], w->dec[w->dec_of[image]].reason, RS_REASON_MAX);
+}
+
+static void walk_free(struct walk *w)
+{
+	for (size_t i = 0; i < w->rr->count; i++)
+		free(w->subjects[i]);
+	free(w->subjects);
+	free(w->imgs);
+	free(w->first);
+	free(w->members);
+	free(w->tags);
+	free(w->tagp);
+	free(w->labelp);
+	free(w->view);
+	free(w->dec);
+	free(w->decp);
+	free(w->dec_of);
+	free(w->reason);
+}
+
+/* The plan's reason for an image: which entry decided, and what it said. */
+static char *walk_reason(const struct walk *w, size_t k, const struct dispatch_result *res)
+{
+	const char *name;
+
+	if (res->decided_by < 0)
+		return xstrdup("no module decided: every module passed");
+	name = w->pol->entries[res->decided_by].desc->name;
+	return xasprintf("%s%s: %s", w->imgs[k].tag_count ? "" : "untagged: ", name,
+			 w->reason[k]);
+}
+
+void sweep_decide(const struct stack *s, const struct reg_repo *rr, int64_t now,
+		  struct plan_repo *pr)
+{
+	const struct stack_policy *pol = stack_policy_for(s, rr->name);
+	static const struct dispatch_ops ops = {walk_decide, walk_decided};
+	struct walk w = {.pol = pol, .rr = rr, .now = now};
+	struct strmap by_digest = {0};
+	struct dispatch_result *res;
+	int(*actions)[RS_VERDICT_MAX];
+
+	if (!pol)
+		return; /* the caller selects only repositories a policy is for */
+	pr->policy = xstrdup(pol->location);
+	w.subjects = xcalloc(rr->count + 1, sizeof(char *));
+	walk_group(&w, &by_digest);
+	w.view = xcalloc(w.n + 1, sizeof(*w.view));
+	w.dec = xcalloc(w.n + 1, sizeof(*w.dec));
+	w.decp = xcalloc(w.n + 1, sizeof(*w.decp));
+	w.dec_of = xcalloc(w.n + 1, sizeof(size_t));
+	w.reason = xcalloc(w.n + 1, sizeof(*w.reason));
+	res = xcalloc(w.n + 1, sizeof(*res));
+	actions = xcalloc(pol->count, sizeof(*actions));
+	for (size_t i = 0; i < pol->count; i++)
+		memcpy(actions[i], pol->entries[i].actions, sizeof(actions[i]));
+	if (dispatch_run((const int(*)[RS_VERDICT_MAX])actions, pol->count, w.n, &ops, &w, res)) {
+		const struct stack_entry *en = &pol->entries[w.failed];
+		char *why = xasprintf("module %s (%s) failed", en->desc->name, en->location);
+
+		log_msg(RS_LOG_ERROR, "%s: %s", rr->name, why);
+		keep_all(pr, rr, why); /* fail closed */
+		free(why);
+		goto out;
 	}
 	pr->tag_count = rr->count;
-	pr->tags = xcalloc(rr->count, sizeof(*pr->tags));
+	pr->tags = xcalloc(rr->count + 1, sizeof(*pr->tags));
 	for (size_t i = 0; i < rr->count; i++) {
-		if (subjects[i]) {
-			plan_tag_set(&pr->tags[i], &rr->images[i], RS_KEEP, NULL);
-			pr->tags[i].subject = subjects[i];
-			subjects[i] = NULL;
+		struct plan_tag *t = &pr->tags[i];
+
+		if (w.subjects[i]) {
+			plan_tag_set(t, &rr->images[i], RS_KEEP, NULL);
+			t->subject = w.subjects[i];
+			w.subjects[i] = NULL;
+		} else if (!rr->images[i].digest) {
+			plan_tag_set(t, &rr->images[i], RS_KEEP,
+				     xstrdup("digest unknown: cannot be deleted safely"));
 		}
 	}
-	for (size_t k = 0; k < n; k++) {
-		struct dispatch_result res;
-		char *reason;
-
-		for (size_t i = 0; i < m; i++)
-			verdicts[i] = dec[i * n + k].verdict;
-		dispatch_walk((const int(*)[RS_VERDICT_MAX])actions, verdicts, m, &res);
-		if (res.decided_by < 0)
-			reason = xstrdup("no module decided: every module passed");
-		else
-			reason = xasprintf("%s: %s", s->policy[res.decided_by].desc->name,
-					   dec[(size_t)res.decided_by * n + k].reason);
-		plan_tag_set(&pr->tags[index[k]], &rr->images[index[k]], res.verdict, reason);
+	for (size_t k = 0; k < w.n; k++) {
+		for (size_t m = w.first[k]; m < w.first[k + 1]; m++)
+			plan_tag_set(&pr->tags[w.members[m]], &rr->images[w.members[m]],
+				     res[k].verdict, walk_reason(&w, k, &res[k]));
+		if (!w.imgs[k].tag_count && res[k].verdict == RS_DELETE)
+			plan_add_deletion(pr, w.imgs[k].digest, w.imgs[k].media_type, NULL, 0)
+			    ->reason = walk_reason(&w, k, &res[k]);
 	}
 	graph_settle(pr, rr);
 out:
-	for (size_t i = 0; i < rr->count; i++)
-		free(subjects[i]);
-	free(subjects);
-	free(verdicts);
+	strmap_free(&by_digest);
 	free(actions);
-	free(dec);
-	free(index);
-	free(imgs);
+	free(res);
+	walk_free(&w);
 }
 
 /* The stack file's hash, so a plan names exactly the policy that made it; NULL if the file
@@ -305,6 +493,23 @@ static void delete_api_referrers(struct plan *p, const struct reg_scan *scan,
 	fetch_missing_bodies(reg, p, 0);
 }
 
+/* Keeps the names some policy is for; the others are left untouched, unscanned.  Names
+ * dropped are freed; *count shrinks. */
+static void with_policy(const struct stack *s, char **names, size_t *count)
+{
+	size_t kept = 0;
+
+	for (size_t i = 0; i < *count; i++) {
+		if (stack_policy_for(s, names[i])) {
+			names[kept++] = names[i];
+		} else {
+			log_msg(RS_LOG_DEBUG, "%s: no policy is for it: untouched", names[i]);
+			free(names[i]);
+		}
+	}
+	*count = kept;
+}
+
 int sweep_plan(const struct sweep_opts *o, struct stack *s, struct registry *reg,
 	       struct plan *out, struct rs_err *e)
 {
@@ -325,16 +530,26 @@ int sweep_plan(const struct sweep_opts *o, struct stack *s, struct registry *reg
 					   .min_keep = s->min_keep};
 	if (sweep_select(reg, s, &names, &count, &listed, e))
 		goto out;
+	with_policy(s, names, &count);
 	if (registry_scan(reg, names, count, stack_needs(s), &scan, e))
 		goto out;
+	if (stack_needs(s) & (RS_NEED_PUSHED | RS_NEED_UNTAGGED)) {
+		struct push_source src;
+
+		if (storage_open_fs(s->storage_root, s->storage_root_location, &src, e))
+			goto out;
+		storage_attach(&src, reg, &scan, (stack_needs(s) & RS_NEED_UNTAGGED) != 0);
+		storage_close(&src);
+	}
 	for (size_t i = 0; i < scan.count; i++) {
 		const struct reg_repo *rr = &scan.repos[i];
 		struct plan_repo *pr = plan_add_repo(out, rr->name);
 
 		if (rr->error) {
 			keep_all(pr, rr, rr->error);
+			pr->policy = xstrdup(stack_policy_for(s, rr->name)->location);
 		} else {
-			decide_repo(s, rr, out->created, pr);
+			sweep_decide(s, rr, out->created, pr);
 			graph_attach_bodies(pr, rr);
 		}
 	}

@@ -4,6 +4,7 @@
 #define RS_SWEEP_H
 
 #include "plan.h"
+#include "registry.h"
 #include "stack.h"
 #include "util.h"
 
@@ -22,10 +23,12 @@ struct sweep_opts {
 	const char *module_dir; /* extra module directory, may be NULL */
 	int concurrency;        /* overrides the stack's when > 0 */
 	int will_delete;        /* the run may delete (token scopes ask for delete too) */
+	int offline;            /* no registry: facts come from elsewhere (decide) */
 };
 
 /* Parse the stack and load its modules into *s (caller-owned: sweep_release it, also after
- * a failure).  Returns 0, or -1 with "file:line: what" in e. */
+ * a failure); unless o->offline, a module asking for push times or untagged manifests needs
+ * a usable storage_root.  Returns 0, or -1 with "file:line: what" in e. */
 int sweep_load(const struct sweep_opts *o, struct stack *s, struct rs_err *e);
 void sweep_release(struct stack *s);
 
@@ -52,6 +55,14 @@ int sweep_select(struct registry *reg, const struct stack *s, char ***names, siz
  * Read-only.  Returns 0, or -1 with e set when the registry could not be listed at all. */
 int sweep_plan(const struct sweep_opts *o, struct stack *s, struct registry *reg,
 	       struct plan *out, struct rs_err *e);
+
+/* The verdicts of the policy s has for rr (the first of `policies` whose patterns match its
+ * name, else the top-level `policy`), walked entry by entry over rr's images (one per
+ * digest, plus untagged manifests), and the graph's consequences, into pr (an empty plan
+ * repository).  A module that fails leaves the repository untouched (pr->error).  Does
+ * nothing when no policy is for rr. */
+void sweep_decide(const struct stack *s, const struct reg_repo *rr, int64_t now,
+		  struct plan_repo *pr);
 
 struct journal;
 

@@ -238,33 +238,40 @@ int buf_read_file(struct buf *b, const char *path)
 	return failed ? -1 : 0;
 }
 
+static const struct {
+	char unit;
+	int64_t seconds;
+} duration_units[] = {{'w', 604800}, {'d', 86400}, {'h', 3600}, {'m', 60}, {'s', 1}};
+
+#define DURATION_UNITS (sizeof(duration_units) / sizeof(duration_units[0]))
+
 int util_parse_duration(const char *text, int64_t *seconds)
 {
-	static const struct {
-		char unit;
-		int64_t seconds;
-	} units[] = {{'s', 1}, {'m', 60}, {'h', 3600}, {'d', 86400}, {'w', 604800}};
 	const char *p = text;
-	int64_t n = 0;
+	int64_t total = 0;
 
-	if (!text || *p < '0' || *p > '9')
+	if (!text || !*text)
 		return -1;
-	for (; *p >= '0' && *p <= '9'; p++) {
-		if (n > (INT64_MAX - 9) / 10)
+	while (*p) {
+		int64_t n = 0, part;
+		size_t i = 0;
+
+		if (*p < '0' || *p > '9')
 			return -1;
-		n = n * 10 + (*p - '0');
-	}
-	if (p[0] == '\0' || p[1] != '\0')
-		return -1;
-	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
-		if (units[i].unit != *p)
-			continue;
-		if (n > INT64_MAX / units[i].seconds)
+		for (; *p >= '0' && *p <= '9'; p++) {
+			if (n > (INT64_MAX - 9) / 10)
+				return -1;
+			n = n * 10 + (*p - '0');
+		}
+		while (i < DURATION_UNITS && duration_units[i].unit != *p)
+			i++;
+		if (i == DURATION_UNITS || __builtin_mul_overflow(n, duration_units[i].seconds, &part) ||
+		    __builtin_add_overflow(total, part, &total))
 			return -1;
-		*seconds = n * units[i].seconds;
-		return 0;
+		p++;
 	}
-	return -1;
+	*seconds = total;
+	return 0;
 }
 
 /* Reads exactly `width` digits. */

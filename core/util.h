@@ -23,6 +23,9 @@ char *xasprintf(const char *fmt, ...) RS_FMT(1, 2);
  * a long-lived string would split the hole the next transfer's buffer needs.  Allocations
  * abort on exhaustion like xmalloc; they are owned by the pool, never free()d alone. */
 struct pool;
+/* 1980-01-01T00:00:00Z: image times before it come from reproducible builds, not clocks. */
+#define UTIL_EPOCH_1980 315532800
+
 struct pool *pool_new(void);  /* owned by the caller */
 void pool_free(struct pool *p); /* everything allocated from p too; NULL is fine */
 void *pool_calloc(struct pool *p, size_t n, size_t size); /* zeroed, aligned for any type */
@@ -50,7 +53,8 @@ void buf_free(struct buf *b);
 /* Appends the whole file at path to b.  0, or -1 (errno set) when it cannot be read. */
 int buf_read_file(struct buf *b, const char *path);
 
-/* "90m", "12h", "30d", "2w" (also "s") to seconds.  Returns 0 on success, -1 otherwise. */
+/* "90m", "12h", "30d", "2w", "0s", and compounds such as "1d12h" to seconds.  Returns 0 on
+ * success, -1 otherwise. */
 int util_parse_duration(const char *text, int64_t *seconds);
 
 /* RFC 3339 ("2024-05-01T10:20:30Z", fractional seconds and numeric offsets allowed) to Unix

@@ -31,12 +31,6 @@ struct gc {
 	int verify;               /* ask the core to re-check what the run kept */
 };
 
-/* The host's ABI minor: fields and entries appended after 1.0 exist only from theirs. */
-static unsigned host_minor(const struct rs_host_api *host)
-{
-	return host->abi_version & 0xffff;
-}
-
 /* The argv element asking for distribution's --delete-untagged (or its -m shorthand after
  * "garbage-collect"), or NULL. */
 static const char *untagged_flag(char *const *argv)
@@ -269,8 +263,7 @@ static void report(const struct gc *g, const struct rs_ctx *ctx,
 {
 	char estimate[64] = "", tail[320] = "", b[32], a[32], d[32], f[32];
 
-	/* reclaimable_bytes is an ABI 1.1 field: an older core's summary ends before it. */
-	if (host_minor(g->host) >= 1 && summary->reclaimable_bytes >= 0) {
+	if (summary->reclaimable_bytes >= 0) {
 		format_size((unsigned long long)summary->reclaimable_bytes, b, sizeof(b));
 		snprintf(estimate, sizeof(estimate), "plan estimated %s%s",
 			 summary->reclaimable_upper_bound ? "at most " : "", b);
@@ -314,14 +307,6 @@ static enum rs_status collect(const struct gc *g, const struct rs_ctx *ctx,
 	return RS_OK;
 }
 
-/* verify_kept is an ABI 1.1 entry: present when the host's table reaches it. */
-static int can_verify(const struct rs_host_api *host)
-{
-	return host_minor(host) >= 1 &&
-	       host->struct_size >= offsetof(struct rs_host_api, verify_kept) +
-					    sizeof(host->verify_kept);
-}
-
 /* GC deletes what nothing references any more, so a graph the plan misread shows here:
  * every kept tag, its children and their blobs must still answer.  The core logs what it
  * checked. */
@@ -332,12 +317,6 @@ static enum rs_status verify(const struct gc *g, const struct rs_ctx *ctx, char 
 
 	if (!g->verify)
 		return RS_OK;
-	if (!can_verify(g->host)) {
-		g->host->log(ctx, RS_LOG_WARN, "post-GC validation skipped: this regsweep's "
-					       "module API (%u.%u) lacks verify_kept",
-			     g->host->abi_version >> 16, host_minor(g->host));
-		return RS_OK;
-	}
 	if (g->host->verify_kept(ctx, why, sizeof(why)) != 0) {
 		snprintf(err, errlen, "post-GC validation failed: %s",
 			 why[0] ? why : "no reason given");

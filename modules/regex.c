@@ -1,4 +1,4 @@
-/* regex.c - keep or delete tags whose whole name matches a list of patterns. */
+/* regex.c - keep or delete images by their tags' whole names matching lists of patterns. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,27 +71,52 @@ static enum rs_status regex_init(const struct rs_ctx *ctx, const struct rs_host_
 	return RS_OK;
 }
 
+/* One tag's verdict: keep is tried first, so a tag both lists claim is kept. */
+static enum rs_verdict tag_verdict(const struct regex *r, const char *tag)
+{
+	if (r->host->pattern_match(r->keep, tag))
+		return RS_KEEP;
+	if (r->host->pattern_match(r->del, tag))
+		return RS_DELETE;
+	return others_names[r->others].verdict;
+}
+
+/* An image is deleted with all its tags: it is kept when any tag is, passes when any tag
+ * passes, and is deleted only when every tag is. */
+static const int caution[RS_VERDICT_MAX] = {[RS_DELETE] = 0, [RS_PASS] = 1,
+							[RS_KEEP] = 2};
+
 static enum rs_status regex_decide(const struct rs_ctx *ctx, void *state,
-				   const struct rs_repo_view *repo, struct rs_decision *out)
+				   const struct rs_repo_view *repo, struct rs_decision *const *out)
 {
 	const struct regex *r = state;
 
 	(void)ctx;
 	for (size_t i = 0; i < repo->count; i++) {
-		const char *tag = repo->images[i].tag;
+		const struct rs_image *img = repo->images[i];
+		const char *why = NULL;
 
-		/* keep is tried first: within this module a tag both lists claim is kept. */
-		if (r->host->pattern_match(r->keep, tag)) {
-			out[i].verdict = RS_KEEP;
-			snprintf(out[i].reason, RS_REASON_MAX, "matches keep pattern");
-		} else if (r->host->pattern_match(r->del, tag)) {
-			out[i].verdict = RS_DELETE;
-			snprintf(out[i].reason, RS_REASON_MAX, "matches delete pattern");
-		} else {
-			out[i].verdict = others_names[r->others].verdict;
-			snprintf(out[i].reason, RS_REASON_MAX, "matches no pattern; others = %s",
-				 others_names[r->others].name);
+		out[i]->verdict = RS_DELETE;
+		for (size_t t = 0; t < img->tag_count; t++) {
+			enum rs_verdict v = tag_verdict(r, img->tags[t]->name);
+
+			if (!why || caution[v] > caution[out[i]->verdict]) {
+				out[i]->verdict = v;
+				why = img->tags[t]->name;
+			}
 		}
+		if (!why) {
+			out[i]->verdict = RS_PASS; /* untagged: not for a tag-name rule */
+			continue;
+		}
+		if (out[i]->verdict == RS_KEEP)
+			snprintf(out[i]->reason, RS_REASON_MAX, "%s matches keep pattern", why);
+		else if (out[i]->verdict == RS_DELETE &&
+			 r->host->pattern_match(r->del, why))
+			snprintf(out[i]->reason, RS_REASON_MAX, "%s matches delete pattern", why);
+		else
+			snprintf(out[i]->reason, RS_REASON_MAX, "%s matches no pattern; others = %s",
+				 why, others_names[r->others].name);
 	}
 	return RS_OK;
 }
@@ -107,7 +132,7 @@ static const struct rs_arg_spec regex_args[] = {
 RS_MODULE_EXPORT const struct rs_module regsweep_module = {
 	RS_MODULE_HEADER,
 	.name = "regex",
-	.summary = "keep or delete tags by anchored PCRE2 patterns on the tag name",
+	.summary = "keep or delete images by anchored PCRE2 patterns on their tag names",
 	.kind = RS_KIND_POLICY,
 	.args = regex_args,
 	.needs = RS_NEED_DIGEST,

@@ -13,8 +13,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define RS_ABI_MAJOR 1 /* bump on any incompatible change */
-#define RS_ABI_MINOR 1 /* bump when appending fields or host API entries */
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define RS_ABI_MAJOR 2 /* bump on any incompatible change */
+#define RS_ABI_MINOR 0 /* bump when appending fields or host API entries */
 #define RS_ABI_VERSION (((uint32_t)RS_ABI_MAJOR << 16) | (uint32_t)RS_ABI_MINOR)
 #define RS_MODULE_SYMBOL "regsweep_module"
 
@@ -32,7 +36,7 @@ enum rs_status {
 	RS_STATUS_MAX    /* never use */
 };
 
-/* A policy module's verdict on one tag.  DELETE plays PAM's "success", KEEP its failure and
+/* A policy module's verdict on one image.  DELETE plays PAM's "success", KEEP its failure and
  * PASS its "ignore". */
 enum rs_verdict { RS_PASS = 0, RS_KEEP = 1, RS_DELETE = 2, RS_VERDICT_MAX };
 
@@ -43,19 +47,32 @@ enum rs_arg_type {
 	RS_ARG_STRING,      /* libconfig string */
 	RS_ARG_BOOL,        /* libconfig boolean */
 	RS_ARG_STRING_LIST, /* libconfig array or list of strings */
-	RS_ARG_DURATION     /* string such as "90m", "12h", "30d", "2w"; read with arg_duration */
+	RS_ARG_DURATION     /* string such as "0s", "90m", "12h", "30d", "2w", "1d12h"; read with
+			     * arg_duration */
 };
 
 enum rs_log_level { RS_LOG_ERROR = 0, RS_LOG_WARN, RS_LOG_INFO, RS_LOG_DEBUG };
 
-/* Image facts a policy module needs; the core fetches only what the stack asks for. */
-#define RS_NEED_DIGEST (1u << 0)  /* manifest digest (one HEAD per tag) */
+/* Image facts a policy module needs; the core fetches only what the stack asks for.  A
+ * module whose needs depend on its arguments adds bits from `init` with host->need. */
+#define RS_NEED_DIGEST (1u << 0)  /* manifest digest (a GET per tag; always fetched) */
 #define RS_NEED_CREATED (1u << 1) /* config blob `created` */
 #define RS_NEED_LABELS (1u << 2)  /* config blob labels */
 #define RS_NEED_SIZE (1u << 3)    /* manifest, config and layer sizes */
+#define RS_NEED_PUSHED (1u << 4)  /* push times: needs a push-time source (storage_root) */
+#define RS_NEED_UNTAGGED (1u << 5) /* also show this module the repository's untagged
+				    * manifests (images with tag_count 0); needs storage_root */
 
-#define RS_CREATED_UNKNOWN INT64_MIN
+#define RS_TIME_UNKNOWN INT64_MIN
+#define RS_CREATED_UNKNOWN RS_TIME_UNKNOWN
 #define RS_REASON_MAX 128
+
+/* Orders for host->tag_compare, the ranking keep_last uses: the greater tag is the newer. */
+enum rs_tag_order {
+	RS_ORDER_NAME = 1, /* natural: digit runs by value, build-10 after build-9 */
+	RS_ORDER_SEMVER,   /* semantic version precedence, optional leading "v" */
+	RS_ORDER_LEXICAL   /* plain byte order */
+};
 
 /* One declared argument.  Tables end with an entry whose name is NULL. */
 struct rs_arg_spec {
@@ -65,32 +82,48 @@ struct rs_arg_spec {
 	const char *help;
 };
 
+/* Structs below reach modules through arrays of pointers, never arrays of structs, so a
+ * later minor version can append fields without moving anything a built module reads. */
+
 struct rs_label {
 	const char *key;
 	const char *value;
 };
 
-/* One tag of a repository.  Borrowed from the core for the duration of `decide`. */
+struct rs_tag {
+	const char *name;
+	int64_t pushed; /* when the tag was last pushed, Unix seconds; RS_TIME_UNKNOWN */
+};
+
+/* One image of a repository: a manifest (by digest) with every tag that names it, or an
+ * untagged manifest (tag_count 0, shown only to modules with RS_NEED_UNTAGGED).  Deleting
+ * it deletes all its tags.  Borrowed from the core for the duration of `decide`. */
 struct rs_image {
-	const char *tag;
-	const char *digest;     /* "sha256:..."; NULL when not fetched */
-	const char *media_type; /* manifest media type; NULL when not fetched */
-	int64_t created;        /* Unix seconds; RS_CREATED_UNKNOWN when not known */
-	int64_t size;           /* bytes of manifest + config + layers; -1 when not known */
-	const struct rs_label *labels;
+	const char *digest;     /* "sha256:..." */
+	const char *media_type; /* manifest media type; NULL when not known */
+	const struct rs_tag *const *tags; /* in tag-list order */
+	size_t tag_count;
+	int64_t created; /* config `created`, Unix seconds; RS_TIME_UNKNOWN when absent or
+			  * before 1980 (reproducible builds write 1970) */
+	int64_t pushed;  /* newest push of any of its tags, or of the untagged manifest;
+			  * RS_TIME_UNKNOWN without a push-time source */
+	int64_t size;    /* bytes of manifest + config + layers; -1 when not known */
+	const struct rs_label *const *labels;
 	size_t label_count;
 };
 
-/* All images of one repository, in the registry's tag-list order (which is not age order). */
+/* The images of one repository whose walk through the stack reaches this entry (Linux-PAM:
+ * a module is not called for what an earlier entry already settled), in tag-list order,
+ * which is not age order. */
 struct rs_repo_view {
 	const char *name;
-	const struct rs_image *images;
+	const struct rs_image *const *images;
 	size_t count;
 	int64_t now; /* Unix seconds; the same for every repository of a run */
 };
 
-/* A module's answer for one image: written by `decide` into a caller-owned array whose
- * entries start as PASS with an empty reason. */
+/* A module's answer for one image: `decide` writes *out[i] for images[i]; each starts as
+ * PASS with an empty reason. */
 struct rs_decision {
 	enum rs_verdict verdict;
 	char reason[RS_REASON_MAX];
@@ -104,7 +137,6 @@ struct rs_run_summary {
 	size_t tags_deleted;
 	size_t manifests_deleted;
 	size_t requests_failed;
-	/* ABI 1.1 (read only when host->abi_version's minor is >= 1): */
 	int64_t reclaimable_bytes; /* the plan's estimate of what GC can free; -1 unknown */
 	int reclaimable_upper_bound; /* the scan did not cover every repository: the estimate
 				      * may be high */
@@ -151,11 +183,24 @@ struct rs_host_api {
 	/* Where the stack entry stands, "file:line"; borrowed until `fini`. */
 	const char *(*location)(const struct rs_ctx *ctx);
 
-	/* ABI 1.1.  After-steps only, from `after`: re-reads the registry and checks that every
-	 * tag the run kept still names its planned digest and that its manifest, its children
-	 * and their config and layer blobs all answer 200.  Returns 0, or -1 with the first
-	 * problem in err ("team/app:v2: GET /v2/team/app/blobs/sha256:...: HTTP 404"). */
+	/* After-steps only, from `after`: re-reads the registry and checks that every tag the
+	 * run kept still names its planned digest and that its manifest, its children and their
+	 * config and layer blobs all answer 200.  Returns 0, or -1 with the first problem in
+	 * err ("team/app:v2: GET /v2/team/app/blobs/sha256:...: HTTP 404"). */
 	int (*verify_kept)(const struct rs_ctx *ctx, char *err, size_t errlen);
+
+	/* From `init` only: ask for facts beyond the descriptor's `needs` (RS_NEED_* bits),
+	 * e.g. push times only when an argument says so.  The core refuses the stack with the
+	 * entry's file:line when it cannot supply them. */
+	void (*need)(const struct rs_ctx *ctx, unsigned needs);
+	/* 1 when tag has a place in order (under RS_ORDER_SEMVER: it is a semantic version),
+	 * else 0. */
+	int (*tag_rankable)(enum rs_tag_order order, const char *tag);
+	/* <0, 0 or >0 as tag a is older than, as new as, or newer than b in order; both must be
+	 * rankable.  0 only for equal strings. */
+	int (*tag_compare)(enum rs_tag_order order, const char *a, const char *b);
+	/* Unix seconds as "2024-05-01T10:20:30Z" (out: at least 21 bytes). */
+	void (*format_time)(int64_t seconds, char *out, size_t outlen);
 };
 
 struct rs_module {
@@ -171,10 +216,11 @@ struct rs_module {
 	 * reason into err (caller-owned, errlen bytes).  Required. */
 	enum rs_status (*init)(const struct rs_ctx *ctx, const struct rs_host_api *host,
 			       void **state, char *err, size_t errlen);
-	/* Policy modules: called once per repository with the whole set of its images; writes
-	 * out[i] for repo->images[i].  Required for RS_KIND_POLICY. */
+	/* Policy modules: called once per repository with the images whose walk reaches this
+	 * entry (possibly none); writes *out[i] for repo->images[i].  Required for
+	 * RS_KIND_POLICY. */
 	enum rs_status (*decide)(const struct rs_ctx *ctx, void *state,
-				 const struct rs_repo_view *repo, struct rs_decision *out);
+				 const struct rs_repo_view *repo, struct rs_decision *const *out);
 	/* After-steps: called once after a successful apply.  Required for RS_KIND_AFTER. */
 	enum rs_status (*after)(const struct rs_ctx *ctx, void *state,
 				const struct rs_run_summary *summary, char *err, size_t errlen);
@@ -185,5 +231,9 @@ struct rs_module {
 #define RS_MODULE_HEADER .abi_version = RS_ABI_VERSION, .struct_size = sizeof(struct rs_module)
 
 #define RS_MODULE_EXPORT __attribute__((visibility("default")))
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif /* REGSWEEP_MODULE_H */

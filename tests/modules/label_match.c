@@ -30,19 +30,19 @@ static enum rs_status lm_init(const struct rs_ctx *ctx, const struct rs_host_api
 }
 
 static enum rs_status lm_decide(const struct rs_ctx *ctx, void *state,
-				const struct rs_repo_view *repo, struct rs_decision *out)
+				const struct rs_repo_view *repo, struct rs_decision *const *out)
 {
 	const struct match *m = state;
 
 	(void)ctx;
 	for (size_t i = 0; i < repo->count; i++) {
-		const struct rs_image *img = &repo->images[i];
+		const struct rs_image *img = repo->images[i];
 
 		for (size_t k = 0; k < img->label_count; k++) {
-			if (strcmp(img->labels[k].key, m->key) == 0 &&
-			    strcmp(img->labels[k].value, m->value) == 0) {
-				out[i].verdict = RS_DELETE;
-				snprintf(out[i].reason, RS_REASON_MAX, "label %s=%s", m->key,
+			if (strcmp(img->labels[k]->key, m->key) == 0 &&
+			    strcmp(img->labels[k]->value, m->value) == 0) {
+				out[i]->verdict = RS_DELETE;
+				snprintf(out[i]->reason, RS_REASON_MAX, "label %s=%s", m->key,
 					 m->value);
 			}
 		}

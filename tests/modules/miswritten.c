@@ -15,7 +15,7 @@ static enum rs_status mw_init(const struct rs_ctx *ctx, const struct rs_host_api
 }
 
 static enum rs_status mw_decide(const struct rs_ctx *ctx, void *state,
-				const struct rs_repo_view *repo, struct rs_decision *out)
+				const struct rs_repo_view *repo, struct rs_decision *const *out)
 {
 	(void)ctx;
 	(void)state;

@@ -13,12 +13,13 @@ struct stub {
 	int fail;         /* decide reports an error, to show the core fails closed */
 };
 
-static int listed(const struct stub *s, const char *tag)
+/* Whether one of img's tags is listed. */
+static int listed(const struct stub *s, const struct rs_image *img)
 {
-	for (size_t i = 0; i < s->tag_count; i++) {
-		if (strcmp(s->host->arg_list_item(s->ctx, "tags", i), tag) == 0)
-			return 1;
-	}
+	for (size_t i = 0; i < s->tag_count; i++)
+		for (size_t t = 0; t < img->tag_count; t++)
+			if (strcmp(s->host->arg_list_item(s->ctx, "tags", i), img->tags[t]->name) == 0)
+				return 1;
 	return 0;
 }
 
@@ -56,7 +57,7 @@ static enum rs_status stub_init(const struct rs_ctx *ctx, const struct rs_host_a
 }
 
 static enum rs_status stub_decide(const struct rs_ctx *ctx, void *state,
-				  const struct rs_repo_view *repo, struct rs_decision *out)
+				  const struct rs_repo_view *repo, struct rs_decision *const *out)
 {
 	const struct stub *s = state;
 
@@ -64,10 +65,10 @@ static enum rs_status stub_decide(const struct rs_ctx *ctx, void *state,
 	if (s->fail)
 		return RS_ERR_INTERNAL;
 	for (size_t i = 0; i < repo->count; i++) {
-		if (s->tag_count && !listed(s, repo->images[i].tag))
+		if (s->tag_count && !listed(s, repo->images[i]))
 			continue;
-		out[i].verdict = s->verdict;
-		snprintf(out[i].reason, RS_REASON_MAX, "stub");
+		out[i]->verdict = s->verdict;
+		snprintf(out[i]->reason, RS_REASON_MAX, "stub");
 	}
 	return RS_OK;
 }
@@ -79,7 +80,7 @@ static void stub_fini(void *state)
 
 static const struct rs_arg_spec stub_args[] = {
 	{"verdict", RS_ARG_STRING, 1, "keep, delete or pass"},
-	{"tags", RS_ARG_STRING_LIST, 0, "only these tags get the verdict; the others PASS"},
+	{"tags", RS_ARG_STRING_LIST, 0, "only images with one of these tags get the verdict; the others PASS"},
 	{"fail", RS_ARG_BOOL, 0, "decide fails (after writing nothing)"},
 	{NULL, 0, 0, NULL},
 };

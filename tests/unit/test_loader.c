@@ -37,7 +37,7 @@ static const struct {
 	{"policy", "{ module = \"no_symbol\"; control = \"required\"; }",
 	 "no \"regsweep_module\" symbol: not a regsweep module"},
 	{"policy", "{ module = \"bad_abi\"; control = \"required\"; }",
-	 "module ABI 2.0, but this regsweep speaks 1.1"},
+	 "module ABI 3.0, but this regsweep speaks 2.0"},
 	{"policy", "{ module = \"wrong_name\"; control = \"required\"; }",
 	 "descriptor is named \"something_else\", expected \"wrong_name\""},
 	{"policy", "{ module = \"stub_verdict\"; control = \"required\";\n"

@@ -32,18 +32,18 @@ static void test_good_stack(void)
 	CU_ASSERT_TRUE(pattern_match(s.include, "team/app"));
 	CU_ASSERT_FALSE(pattern_match(s.include, "other/team"));
 	CU_ASSERT_TRUE(pattern_match(s.exclude, "team/base-image"));
-	CU_ASSERT_EQUAL_FATAL(s.policy_count, 3);
-	CU_ASSERT_STRING_EQUAL(s.policy[0].module, "regex");
-	CU_ASSERT_EQUAL(s.policy[0].actions[RS_KEEP], STACK_DIE);
-	CU_ASSERT_EQUAL(s.policy[2].actions[RS_KEEP], STACK_BAD);
+	CU_ASSERT_EQUAL_FATAL(s.policies[0].count, 3);
+	CU_ASSERT_STRING_EQUAL(s.policies[0].entries[0].module, "regex");
+	CU_ASSERT_EQUAL(s.policies[0].entries[0].actions[RS_KEEP], STACK_DIE);
+	CU_ASSERT_EQUAL(s.policies[0].entries[2].actions[RS_KEEP], STACK_BAD);
 	loc = xasprintf("%s:4", path);
-	CU_ASSERT_STRING_EQUAL(s.policy[0].location, loc);
-	a = stack_entry_arg(&s.policy[0], "keep");
+	CU_ASSERT_STRING_EQUAL(s.policies[0].entries[0].location, loc);
+	a = stack_entry_arg(&s.policies[0].entries[0], "keep");
 	CU_ASSERT_PTR_NOT_NULL_FATAL(a);
 	CU_ASSERT_EQUAL(a->type, RS_ARG_STRING_LIST);
 	CU_ASSERT_EQUAL_FATAL(a->list_count, 2);
 	CU_ASSERT_STRING_EQUAL(a->list[1], "v[0-9]+\\..*");
-	a = stack_entry_arg(&s.policy[1], "count");
+	a = stack_entry_arg(&s.policies[0].entries[1], "count");
 	CU_ASSERT_EQUAL(a->type, RS_ARG_INT);
 	CU_ASSERT_EQUAL(a->i, 2);
 	CU_ASSERT_EQUAL_FATAL(s.after_count, 1);
@@ -65,9 +65,9 @@ static void test_include(void)
 	struct rs_err e = {{0}};
 
 	CU_ASSERT_EQUAL_FATAL(stack_load(path, &s, &e), 0);
-	CU_ASSERT_EQUAL(s.policy_count, 1);
+	CU_ASSERT_EQUAL(s.policies[0].count, 1);
 	/* Entries from an included file report that file's line. */
-	CU_ASSERT_PTR_NOT_NULL(strstr(s.policy[0].location, "policy.inc:1"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(s.policies[0].entries[0].location, "policy.inc:1"));
 	stack_free(&s);
 	free(path);
 	free(inc);
@@ -81,7 +81,7 @@ static const struct {
 } broken[] = {
 	{"policy = ( { module = \"age\"; control = \"required\"; } )\n\nregistry = { url = 1 ",
 	 3, "syntax error"},
-	{"registry = { url = \"http://x\"; };\n", 1, "no \"policy\" list"},
+	{"registry = { url = \"http://x\"; };\n", 1, "no \"policy\" or \"policies\" list"},
 	{"policy = ();\n", 1, "\"policy\" is empty"},
 	{"policy = (\n { control = \"required\"; }\n);\n", 2, "entry has no \"module\""},
 	{"policy = (\n { module = \"age\"; }\n);\n", 2, "has no \"control\""},
