@@ -12,6 +12,7 @@
 #include "http.h"
 #include "journal.h"
 #include "loader.h"
+#include "offline.h"
 #include "log.h"
 #include "plan.h"
 #include "registry.h"
@@ -33,6 +34,8 @@ struct cli {
 	const char *max_plan_age_text;
 	int verbose;
 	size_t top; /* --top N: report the first N repositories only; 0: all */
+	const char *images; /* decide --images FILE.json */
+	int64_t now;        /* decide --now TIME; RS_TIME_UNKNOWN: the file's, else the clock */
 	char **args; /* positional arguments */
 	int arg_count;
 };
@@ -58,6 +61,8 @@ static const struct option long_options[] = {
 	{"max-plan-age", required_argument, NULL, 'A'},
 	{"journal", required_argument, NULL, 'J'},
 	{"top", required_argument, NULL, 'T'},
+	{"images", required_argument, NULL, 'I'},
+	{"now", required_argument, NULL, 'N'},
 	{"verbose", no_argument, NULL, 'v'},
 	{"quiet", no_argument, NULL, 'q'},
 	{"help", no_argument, NULL, 'h'},
@@ -527,6 +532,73 @@ out:
 	return rc;
 }
 
+/* Parse the stack and load its modules, no network: what a policy author runs first. */
+static int cmd_check(struct cli *c)
+{
+	struct stack s;
+	struct rs_err e = {{0}};
+	size_t entries = 0;
+
+	if (sweep_load(&c->sweep, &s, &e)) {
+		sweep_release(&s);
+		return fail(SWEEP_EXIT_USAGE, "%s", e.msg);
+	}
+	for (size_t i = 0; i < s.policy_count; i++)
+		entries += s.policies[i].count;
+	printf("%s: ok: %zu polic%s, %zu policy entries, %zu after-steps\n", s.file,
+	       s.policy_count, s.policy_count == 1 ? "y" : "ies", entries, s.after_count);
+	sweep_release(&s);
+	return SWEEP_EXIT_OK;
+}
+
+/* The stack's verdicts for images described in a file, no network: what a policy or a
+ * module is tested against.  The guards are checked as a plan would. */
+static int cmd_decide(struct cli *c)
+{
+	struct stack s;
+	struct plan p = {0};
+	struct reg_scan scan = {0};
+	struct rs_err e = {{0}};
+	int64_t now = (int64_t)time(NULL);
+	int rc = SWEEP_EXIT_OK;
+
+	c->sweep.offline = 1;
+	if (sweep_load(&c->sweep, &s, &e)) {
+		rc = fail(SWEEP_EXIT_USAGE, "%s", e.msg);
+		goto out;
+	}
+	if (offline_read(c->images, "decide", &scan, &now, &e)) {
+		rc = fail(SWEEP_EXIT_USAGE, "%s", e.msg);
+		goto out;
+	}
+	if (c->now != RS_TIME_UNKNOWN)
+		now = c->now;
+	p.registry = xstrdup("offline");
+	p.stack = xstrdup(s.file);
+	p.created = now;
+	p.reclaimable_bytes = -1;
+	p.guards = (struct plan_guards){s.max_delete_percent, s.min_keep};
+	for (size_t i = 0; i < scan.count; i++) {
+		if (!stack_policy_for(&s, scan.repos[i].name)) {
+			log_msg(RS_LOG_INFO, "%s: no policy is for it: untouched", scan.repos[i].name);
+			continue;
+		}
+		sweep_decide(&s, &scan.repos[i], now, plan_add_repo(&p, scan.repos[i].name));
+	}
+	plan_check_guards(&p);
+	c->verbose = 1; /* every verdict: that is what decide is for */
+	print_plan(&p, c, 0);
+	if (scan_result(&p) != SWEEP_EXIT_OK)
+		rc = SWEEP_EXIT_FAILED;
+	else
+		rc = guard_result(&p, c);
+out:
+	plan_free(&p);
+	registry_scan_free(&scan);
+	sweep_release(&s);
+	return rc;
+}
+
 static const struct command commands[] = {
 	{"plan", "plan -c STACK [-o PLAN.json] [--format text|json] [--registry URL]", "cofrmjvqh",
 	 0, 1, cmd_plan},
@@ -542,6 +614,9 @@ static const struct command commands[] = {
 	{"report", "report -c STACK [--top N] [--format text|json] [--registry URL]",
 	 "cfrmjvqhT", 0, 1, cmd_report},
 	{"modules", "modules [--module-dir DIR]", "mvqh", 0, 0, cmd_modules},
+	{"check", "check -c STACK [--module-dir DIR]", "cmvqh", 0, 1, cmd_check},
+	{"decide", "decide -c STACK --images FILE.json [--now TIME] [--format text|json]",
+	 "cfmvqhIN", 0, 1, cmd_decide},
 };
 
 static void usage(FILE *out)
@@ -562,6 +637,9 @@ static void usage(FILE *out)
 	      "      --journal FILE      apply, run: record what is deleted there, for undo\n"
 	      "                          (default $XDG_STATE_HOME/regsweep/journal-TIME-PID.jsonl)\n"
 	      "      --top N             report: the N repositories that free the most only\n"
+	      "      --images FILE.json  decide: the images to decide for (no registry)\n"
+	      "      --now TIME          decide: the time to age by (RFC 3339; default: the\n"
+	      "                          file's \"now\", else the clock)\n"
 	      "  -v, --verbose           more detail (every tag's verdict)\n"
 	      "  -q, --quiet             errors only on stderr\n"
 	      "      --version           print the version\n"
@@ -577,7 +655,7 @@ static int parse_options(const struct command *cmd, int argc, char **argv, struc
 
 	opterr = 0;
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, ":c:o:f:r:m:j:nvqhFA:T:J:", long_options, NULL)) !=
+	while ((opt = getopt_long(argc, argv, ":c:o:f:r:m:j:nvqhFA:T:J:I:N:", long_options, NULL)) !=
 	       -1) {
 		if (opt == '?')
 			return fail(SWEEP_EXIT_USAGE, "%s: unknown option %s (see regsweep --help)",
@@ -648,6 +726,16 @@ static int parse_options(const struct command *cmd, int argc, char **argv, struc
 			c->top = (size_t)n;
 			break;
 		}
+		case 'I':
+			c->images = optarg;
+			break;
+		case 'N':
+			if (util_parse_rfc3339(optarg, &c->now))
+				return fail(SWEEP_EXIT_USAGE,
+					    "--now must be an RFC 3339 time such as "
+					    "2024-05-01T00:00:00Z, not \"%s\"",
+					    optarg);
+			break;
 		case 'v':
 			c->verbose = 1;
 			log_set_level(log_level() + 1);
@@ -665,6 +753,9 @@ static int parse_options(const struct command *cmd, int argc, char **argv, struc
 	if (c->arg_count != cmd->args)
 		return fail(SWEEP_EXIT_USAGE, "%s takes %d argument%s (usage: regsweep %s)",
 			    cmd->name, cmd->args, cmd->args == 1 ? "" : "s", cmd->usage);
+	if (cmd->run == cmd_decide && !c->images)
+		return fail(SWEEP_EXIT_USAGE, "decide needs --images FILE.json (usage: regsweep %s)",
+			    cmd->usage);
 	if (cmd->needs_stack && !c->sweep.stack_path)
 		return fail(SWEEP_EXIT_USAGE, "%s needs -c STACK (usage: regsweep %s)", cmd->name,
 			    cmd->usage);
@@ -698,6 +789,7 @@ int main(int argc, char **argv)
 	memset(&c, 0, sizeof(c));
 	c.max_plan_age = 24 * 3600;
 	c.max_plan_age_text = "24h";
+	c.now = RS_TIME_UNKNOWN;
 	if (argc < 2)
 		return usage(stderr), SWEEP_EXIT_USAGE;
 	if (!strcmp(argv[1], "--version")) {

@@ -173,7 +173,10 @@ struct walk {
 	struct rs_decision *dec, **decp;
 	size_t *dec_of;
 	char (*reason)[RS_REASON_MAX];
-	size_t failed; /* the entry whose decide failed */
+	size_t *passed_by; /* per image until an entry decides: the last that passed with a
+			    * reason, plus one; 0 when none did */
+	char *decided;     /* per image: an entry has set the outcome */
+	size_t failed;     /* the entry whose decide failed */
 };
 
 /* Groups rr's image tags by digest in tag-list order. */
@@ -278,8 +281,15 @@ static int walk_decide(void *arg, size_t entry, const size_t *images, size_t n, 
 		rc = -1;
 	}
 	for (size_t q = 0; rc == 0 && q < view.count; q++) {
+		size_t k = images[pos[q]];
+
 		w->dec[q].reason[RS_REASON_MAX - 1] = '\0';
 		verdicts[pos[q]] = (int)w->dec[q].verdict;
+		/* A walk no entry decides keeps the image: say what passed on it. */
+		if (w->dec[q].verdict == RS_PASS && w->dec[q].reason[0] && !w->decided[k]) {
+			memcpy(w->reason[k], w->dec[q].reason, RS_REASON_MAX);
+			w->passed_by[k] = entry + 1;
+		}
 	}
 	free(pos);
 	return rc;
@@ -291,6 +301,7 @@ static void walk_decided(void *arg, size_t entry, size_t image)
 
 	(void)entry;
 	memcpy(w->reason[image], w->dec[w->dec_of[image]].reason, RS_REASON_MAX);
+	w->decided[image] = 1;
 }
 
 static void walk_free(struct walk *w)
@@ -309,6 +320,8 @@ static void walk_free(struct walk *w)
 	free(w->decp);
 	free(w->dec_of);
 	free(w->reason);
+	free(w->passed_by);
+	free(w->decided);
 }
 
 /* The plan's reason for an image: which entry decided, and what it said. */
@@ -316,8 +329,11 @@ static char *walk_reason(const struct walk *w, size_t k, const struct dispatch_r
 {
 	const char *name;
 
-	if (res->decided_by < 0)
+	if (res->decided_by < 0 && !w->passed_by[k])
 		return xstrdup("no module decided: every module passed");
+	if (res->decided_by < 0)
+		return xasprintf("no module decided; %s passed: %s",
+				 w->pol->entries[w->passed_by[k] - 1].desc->name, w->reason[k]);
 	name = w->pol->entries[res->decided_by].desc->name;
 	return xasprintf("%s%s: %s", w->imgs[k].tag_count ? "" : "untagged: ", name,
 			 w->reason[k]);
@@ -343,6 +359,8 @@ void sweep_decide(const struct stack *s, const struct reg_repo *rr, int64_t now,
 	w.decp = xcalloc(w.n + 1, sizeof(*w.decp));
 	w.dec_of = xcalloc(w.n + 1, sizeof(size_t));
 	w.reason = xcalloc(w.n + 1, sizeof(*w.reason));
+	w.passed_by = xcalloc(w.n + 1, sizeof(size_t));
+	w.decided = xcalloc(w.n + 1, 1);
 	res = xcalloc(w.n + 1, sizeof(*res));
 	actions = xcalloc(pol->count, sizeof(*actions));
 	for (size_t i = 0; i < pol->count; i++)

@@ -514,3 +514,20 @@ expect_rc() {
 	[[ "|$want|" == *"|$rc|"* ]] ||
 		fail "exit code of: $*: expected $want, got $rc; stderr: $(head -c 2000 "$prefix.err")"
 }
+
+# reg_set_pushed REPO TAG DATE: sets when TAG was last pushed, as regsweep reads it with
+# registry.storage_root: the mtime of the tag's current/link in the storage (DATE as
+# `touch -d` takes it, e.g. '2024-01-02 03:04:05 UTC' or '2 hours ago').
+reg_set_pushed() {
+	local link=$REG_ROOT/docker/registry/v2/repositories/$1/_manifests/tags/$2/current/link
+	[[ -f $link ]] || fail "reg_set_pushed: $1:$2 has no $link"
+	touch -m -d "$3" "$link" || fail "reg_set_pushed: touch -d '$3' failed"
+}
+
+# reg_set_revision_pushed REPO DIGEST DATE: sets when the manifest DIGEST was first pushed
+# into REPO (what regsweep reads for an untagged one): the mtime of its revision link.
+reg_set_revision_pushed() {
+	local link=$REG_ROOT/docker/registry/v2/repositories/$1/_manifests/revisions/sha256/${2#sha256:}/link
+	[[ -f $link ]] || fail "reg_set_revision_pushed: $1@$2 has no $link"
+	touch -m -d "$3" "$link" || fail "reg_set_revision_pushed: touch -d '$3' failed"
+}

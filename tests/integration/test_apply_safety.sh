@@ -43,7 +43,7 @@ assert_eq "b1 b2 b4 b5 release" "$(reg_tags race/app | tr '\n' ' ' | sed 's/ $//
 assert_eq "$b1" "$(reg_digest race/app release)" "the new tag still resolves"
 assert_eq 1 "$(reg_delete_count)" "DELETEs: only b3"
 
-# Every tag of all/app would go: the default guard (max_delete_percent = 90) refuses.
+# Every tag of all/app would go: the default guard (min_keep = 1) refuses.
 cat >"$REG_DIR/all.stack" <<STACK
 registry = { url = "$REG_URL"; };
 repositories = { include = [ "^all/" ]; };
@@ -51,9 +51,9 @@ policy = ( { module = "age"; control = "required"; args = { older_than = "1d"; }
 STACK
 expect_rc 3 "$REG_DIR/all" "$REGSWEEP" run -c "$REG_DIR/all.stack"
 assert_contains "$(cat "$REG_DIR/all.out")" \
-	"refused by guard: would delete 2 of 2 tags (100%), more than max_delete_percent = 90" \
-	"plan shows the guard"
-assert_contains "$(cat "$REG_DIR/all.err")" "plan refused: 1 repository exceeds the guards" \
+	"refused by guard: would keep 0 tags, fewer than min_keep = 1" "plan shows the guard"
+assert_contains "$(cat "$REG_DIR/all.err")" \
+	"plan refused by the guards: all/app would keep 0 tags, fewer than min_keep = 1; nothing was deleted; --force overrides" \
 	"one-line refusal"
 expect_rc 3 "$REG_DIR/all-plan" "$REGSWEEP" plan -c "$REG_DIR/all.stack" -o "$REG_DIR/all.json"
 expect_rc 3 "$REG_DIR/all-apply" "$REGSWEEP" apply "$REG_DIR/all.json"

@@ -116,6 +116,9 @@ before=$(du -sb "$REG_ROOT" | cut -f1)
 cat >"$REG_DIR/graph.stack" <<STACK
 registry = { url = "$REG_URL"; };
 guards = { max_delete_percent = 100; };
+# An image is one place whatever its tags: graph/app keeps img-4 (with latest) alone.
+policies = ( { repositories = [ "graph/app" ];
+               policy = ( { module = "keep_last"; control = "required"; args = { count = 1; }; } ); } );
 policy = ( { module = "keep_last"; control = "required"; args = { count = 2; order = "created"; }; } );
 after = (
   { module = "gc_distribution";

@@ -41,7 +41,7 @@ expect_refusal 2 "$s:3: module \"no_such_module\" not found" run -c "$s"
 s=$REG_DIR/abi.stack
 stack_with "$s" '{ module = "bad_abi"; control = "required"; }'
 expect_refusal 2 "$s:3: " run -c "$s" --module-dir "$RS_TEST_MODULE_DIR"
-assert_contains "$(cat "$REG_DIR/err")" "module ABI 2.0, but this regsweep speaks 1.1" "ABI"
+assert_contains "$(cat "$REG_DIR/err")" "module ABI 3.0, but this regsweep speaks 2.0" "ABI"
 
 s=$REG_DIR/unknown-arg.stack
 stack_with "$s" '{ module = "keep_last"; control = "required"; args = { count = 1; cout = 2; }; }'

@@ -15,8 +15,9 @@ SPEC
 b1=$(reg_digest shop/web b1)
 assert_eq "$b1" "$(reg_digest shop/web stable)" "stable and b1 share a digest"
 
-# keep_last ranks only b* tags: it keeps b3 and would delete b1 and b2; "stable" passes, so
-# no module decides for it and it is kept, which must protect b1 too.
+# keep_last ranks only b* tags: it keeps b3 and deletes b2; the image of b1 also carries
+# "stable", which it does not rank, so it passes that image: no module decides, and the
+# image is kept with both its tags.
 stack=$REG_DIR/shared.stack
 cat >"$stack" <<STACK
 registry = { url = "$REG_URL"; };
@@ -26,11 +27,14 @@ policy = (
 STACK
 
 "$REGSWEEP" plan -c "$stack" --format json >"$REG_DIR/plan.json"
-"$REGSWEEP" plan -c "$stack" >"$REG_DIR/plan.txt"
-assert_contains "$(cat "$REG_DIR/plan.txt")" "keep   shop/web:b1  shares digest with stable" \
+"$REGSWEEP" plan -c "$stack" -v >"$REG_DIR/plan.txt"
+why="no module decided; keep_last passed: b1 rank 3 of 3 images by created; keeps 1; not ranked: stable"
+assert_contains "$(cat "$REG_DIR/plan.txt")" "keep   shop/web:b1  $why" \
 	"text plan explains the survivor"
+assert_contains "$(cat "$REG_DIR/plan.txt")" "keep   shop/web:stable  $why" \
+	"its twin has the same reason"
 assert_contains "$(tr -d ' \t\n' <"$REG_DIR/plan.json")" \
-	'"tag":"b1","digest":"'"$b1"'","media_type":"application/vnd.docker.distribution.manifest.v2+json","created":"2024-01-01T00:00:00Z","verdict":"keep","reason":"sharesdigestwithstable"' \
+	'"tag":"b1","digest":"'"$b1"'","media_type":"application/vnd.docker.distribution.manifest.v2+json","created":"2024-01-01T00:00:00Z","verdict":"keep","reason":"'"${why// /}"'"' \
 	"json plan explains the survivor"
 
 "$REGSWEEP" run -c "$stack" >/dev/null

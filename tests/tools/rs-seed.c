@@ -47,18 +47,22 @@ static const char usage[] =
 	"prints one line \"REPO TAG DIGEST CREATED\" per tag pushed.\n"
 	"\n"
 	"Spec lines (blank lines and lines starting with # are ignored):\n"
-	"  image REPO TAG CREATED [label=KEY=VALUE ...] [layer=NAME] [oci]\n"
+	"  image REPO TAG CREATED [label=KEY=VALUE ...] [layer=NAME] [oci] [untagged]\n"
 	"      a linux/amd64 image with its own config and layer, as a docker v2\n"
 	"      manifest (an OCI image manifest with \"oci\"), tagged TAG; images\n"
 	"      given the same layer=NAME share one layer blob, also across\n"
-	"      repositories\n"
+	"      repositories; \"untagged\" pushes it by digest only (TAG just\n"
+	"      names it) and prints - for its tag. A line pushing a TAG again\n"
+	"      with another CREATED moves TAG to a new image and leaves the old\n"
+	"      one untagged (without layer=NAME the two share their layer)\n"
 	"  tag REPO NEWTAG SRCTAG\n"
 	"      NEWTAG gets the exact manifest of SRCTAG, so both share one digest;\n"
 	"      prints SRCTAG's CREATED, or - when this run did not push it\n"
-	"  index REPO TAG CREATED_AMD64 CREATED_ARM64 [docker]\n"
+	"  index REPO TAG CREATED_AMD64 CREATED_ARM64 [docker] [untagged]\n"
 	"      an OCI image index (a docker manifest list with \"docker\") over\n"
 	"      untagged linux/amd64 and linux/arm64 images, tagged TAG; prints the\n"
-	"      index digest and the newer CREATED\n"
+	"      index digest and the newer CREATED; \"untagged\" pushes the index\n"
+	"      by digest only too (TAG just names it) and prints - for its tag\n"
 	"  sign REPO TAG [sig|att|sbom] [subject] [untagged]\n"
 	"      a cosign-style signature (default), attestation or SBOM of the\n"
 	"      manifest TAG names now: an OCI image manifest with its own config\n"
@@ -104,7 +108,7 @@ struct cmd {
 	char **labels;		/* image: "KEY=VALUE" */
 	size_t nlabels;
 	int alt;		/* image: oci; index: docker; sign: subject */
-	int untagged;		/* sign: push by digest only */
+	int untagged;		/* image, index, sign: push by digest only */
 	long long nrepos, ntags, step;
 	int64_t base;
 };
@@ -295,7 +299,7 @@ static int parse_image(struct cmd *c, size_t lineno, char **w, size_t n)
 {
 	if (n < 4)
 		return spec_error(lineno, "usage: image REPO TAG CREATED [label=KEY=VALUE ...] "
-					  "[layer=NAME] [oci]");
+					  "[layer=NAME] [oci] [untagged]");
 	c->repo = w[1];
 	c->tag = w[2];
 	c->created[0] = w[3];
@@ -309,6 +313,12 @@ static int parse_image(struct cmd *c, size_t lineno, char **w, size_t n)
 			if (c->alt)
 				return spec_error(lineno, "'oci' given twice");
 			c->alt = 1;
+			continue;
+		}
+		if (!strcmp(w[i], "untagged")) {
+			if (c->untagged)
+				return spec_error(lineno, "'untagged' given twice");
+			c->untagged = 1;
 			continue;
 		}
 		if (!strncmp(w[i], "layer=", 6)) {
@@ -429,14 +439,23 @@ static int parse_line(struct cmd *c, size_t lineno)
 	}
 	if (!strcmp(c->words[0], "index")) {
 		c->kind = CMD_INDEX;
-		if (n < 5 || n > 6 || (n == 6 && strcmp(c->words[5], "docker")))
+		int bad = n < 5 || n > 7;
+
+		for (size_t i = 5; i < n && !bad; i++) {
+			if (!strcmp(c->words[i], "docker") && !c->alt)
+				c->alt = 1;
+			else if (!strcmp(c->words[i], "untagged") && !c->untagged)
+				c->untagged = 1;
+			else
+				bad = 1;
+		}
+		if (bad)
 			return spec_error(lineno, "usage: index REPO TAG CREATED_AMD64 "
-						  "CREATED_ARM64 [docker]");
+						  "CREATED_ARM64 [docker] [untagged]");
 		c->repo = c->words[1];
 		c->tag = c->words[2];
 		c->created[0] = c->words[3];
 		c->created[1] = c->words[4];
-		c->alt = n == 6;
 		return check_name(lineno, c->repo, c->tag) ||
 		       check_time(lineno, c->created[0], &c->when[0]) ||
 		       check_time(lineno, c->created[1], &c->when[1]) ? -1 : 0;
@@ -906,10 +925,14 @@ static int run_and_emit(struct seeder *s, struct job **jobs, size_t n)
 static int exec_image(struct seeder *s, const struct cmd *c)
 {
 	char *name = xasprintf("%s:%s", c->repo, c->tag);
-	struct image im = {c->repo, c->tag, name, c->layer ? c->layer : name, c->created[0],
-			   c->labels, c->nlabels, c->alt, "amd64", NULL};
+	struct image im = {c->repo, c->untagged ? NULL : c->tag, name,
+			   c->layer ? c->layer : name, c->created[0], c->labels, c->nlabels, c->alt,
+			   "amd64", NULL};
 	struct job *j = image_job(&im);
-	int rc = run_and_emit(s, &j, 1);
+	int rc;
+
+	j->untagged = c->untagged;
+	rc = run_and_emit(s, &j, 1);
 
 	job_free(j);
 	free(name);
@@ -951,7 +974,8 @@ static int exec_index(struct seeder *s, const struct cmd *c)
 		cJSON *m = cJSON_CreateObject(), *list;
 
 		j->repo = xstrdup(c->repo);
-		j->tag = xstrdup(c->tag);
+		j->tag = c->untagged ? NULL : xstrdup(c->tag);
+		j->untagged = c->untagged;
 		j->created = xstrdup(c->created[c->when[1] > c->when[0]]);
 		j->mtype = xstrdup(c->alt ? MT_DOCKER_LIST : MT_OCI_INDEX);
 		cJSON_AddNumberToObject(m, "schemaVersion", 2);
