@@ -213,7 +213,7 @@ static int check_args(struct stack_entry *en, struct rs_err *e)
 			err_set(e, "%s: argument \"%s\" of module \"%s\": expected %s%s",
 				a->location, a->name, d->name, loader_arg_type_name(spec->type),
 				spec->type == RS_ARG_DURATION ? " such as \"90m\", \"12h\", "
-								"\"30d\" or \"2w\""
+								"\"30d\", \"2w\" or \"1d12h\""
 							      : "");
 			return -1;
 		}

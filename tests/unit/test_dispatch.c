@@ -129,11 +129,124 @@ static void test_control_errors(void)
 	}
 }
 
+/* A stack run entry by entry over 6 images.  An entry is either a fixed verdict per image
+ * (a regex, say) or RANK n: a ranking module that keeps the first n of the images it is
+ * shown and deletes the rest, so what it decides depends on who reaches it.  Image 5 is
+ * untagged: only an entry marked SEES_UNTAGGED is shown it. */
+#define IMAGES 6
+#define RANK(n) (100 + (n))
+#define SEES_UNTAGGED 1000
+
+struct run_case {
+	const char *what;
+	const char *controls[4];
+	int entries[4][IMAGES]; /* verdicts; or entries[i][0] = RANK(n) */
+	const char *want;       /* K or D per image */
+	const char *shown;      /* per entry, the images it was asked about, as digits */
+};
+
+static const struct run_case runs[] = {
+	{"requisite keep ends the walk: ranking counts only the rest",
+	 {"requisite", "required"},
+	 {{K, K, P, P, P, P}, {RANK(2)}},
+	 "KKKKDK",
+	 "01234|234"},
+	{"sufficient delete is done: ranking never sees it",
+	 {"sufficient", "required"},
+	 {{D, P, P, P, P, P}, {RANK(2)}},
+	 "DKKDDK",
+	 "01234|1234"},
+	{"optional keep does not end the walk",
+	 {"optional", "required"},
+	 {{K, K, P, P, P, P}, {RANK(2)}},
+	 "KKDDDK",
+	 "01234|01234"},
+	{"required keep does not end the walk either",
+	 {"required", "required"},
+	 {{K, P, P, P, P, P}, {RANK(3)}},
+	 "KKKDDK",
+	 "01234|01234"},
+	{"a jump skips the ranking for the images that take it",
+	 {"[keep=1 delete=ok pass=ignore]", "required", "required"},
+	 {{K, K, P, P, P, P}, {RANK(1)}, {D, D, D, D, D, D}},
+	 "DDKDDK",
+	 "01234|234|01234"},
+	{"two rankings: the second sees what the first let through",
+	 {"requisite", "requisite", "required"},
+	 {{K, P, P, P, P, P}, {RANK(2)}, {RANK(1)}},
+	 "KKKKDK",
+	 "01234|1234|34"},
+	{"untagged images reach only the entries that see them",
+	 {"required", "sufficient"},
+	 {{RANK(1)}, {SEES_UNTAGGED, D, D, D, D, D}},
+	 "KDDDDD",
+	 "01234|012345"},
+};
+
+struct run_state {
+	const struct run_case *c;
+	char shown[64];
+};
+
+static int run_decide(void *arg, size_t entry, const size_t *images, size_t n, int *verdicts)
+{
+	struct run_state *st = arg;
+	const int *e = st->c->entries[entry];
+	size_t kept = 0, len = strlen(st->shown);
+
+	if (entry)
+		st->shown[len++] = '|';
+	for (size_t j = 0; j < n; j++) {
+		size_t k = images[j];
+
+		if (k == IMAGES - 1 && e[0] != SEES_UNTAGGED) {
+			verdicts[j] = DISPATCH_UNSEEN;
+			continue;
+		}
+		st->shown[len++] = (char)('0' + k);
+		if (e[0] >= RANK(0) && e[0] < SEES_UNTAGGED)
+			verdicts[j] = kept++ < (size_t)(e[0] - RANK(0)) ? K : D;
+		else
+			verdicts[j] = e[0] == SEES_UNTAGGED && k == 0 ? P : e[k];
+	}
+	st->shown[len] = '\0';
+	return 0;
+}
+
+static void test_runs(void)
+{
+	static const struct dispatch_ops ops = {run_decide, NULL};
+
+	for (size_t c = 0; c < sizeof(runs) / sizeof(runs[0]); c++) {
+		const struct run_case *r = &runs[c];
+		int actions[4][RS_VERDICT_MAX];
+		struct dispatch_result res[IMAGES];
+		struct run_state st = {r, ""};
+		char got[IMAGES + 1] = "", err[256];
+		size_t n = 0;
+
+		for (; n < 4 && r->controls[n]; n++)
+			CU_ASSERT_EQUAL_FATAL(stack_parse_control(r->controls[n], actions[n], err,
+								  sizeof(err)),
+					      0);
+		CU_ASSERT_EQUAL(dispatch_run((const int(*)[RS_VERDICT_MAX])actions, n, IMAGES, &ops,
+					     &st, res),
+				0);
+		for (size_t k = 0; k < IMAGES; k++)
+			got[k] = res[k].verdict == RS_DELETE ? 'D' : 'K';
+		if (strcmp(got, r->want) || strcmp(st.shown, r->shown))
+			fprintf(stderr, "\n  run \"%s\": got %s, shown %s\n", r->what, got, st.shown);
+		CU_ASSERT_STRING_EQUAL(got, r->want);
+		CU_ASSERT_STRING_EQUAL(st.shown, r->shown);
+	}
+}
+
 void suite_dispatch(void)
 {
 	static const struct test_case cases[] = {
 		{"walks", test_walks},
 		{"empty stack keeps", test_empty_stack_keeps},
+		{"stack runs entry by entry", test_runs},
 		{"control words", test_control_words},
 		{"control errors", test_control_errors},
 		{NULL, NULL},
