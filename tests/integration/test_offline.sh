@@ -124,6 +124,16 @@ expect_rc 3 "$dir/all" "$REGSWEEP" decide -c "$dir/all.stack" --images "$dir/pus
 assert_contains "$(cat "$dir/all.err")" "team/app would keep 0 tags, fewer than min_keep = 1" \
 	"min_keep refuses"
 
+# A module written in C++ loads through the same SDK header.
+printf 'policy = ( { module = "cpp_prefix"; control = "required"; args = { prefix = "pr-"; }; } );\n' \
+	>"$dir/cpp.stack"
+echo '[ { "tags": [ "pr-1" ] }, { "tags": [ "pr-2", "main" ] }, { "tags": [ "pr-3", "pr-4" ] } ]' \
+	>"$dir/cpp.json"
+expect_rc 0 "$dir/cpp" "$REGSWEEP" decide -c "$dir/cpp.stack" --images "$dir/cpp.json" \
+	--module-dir "$RS_TEST_MODULE_DIR" --format json
+assert_eq "decide:main keep decide:pr-1 delete decide:pr-2 keep decide:pr-3 delete decide:pr-4 delete " \
+	"$(verdicts "$dir/cpp.out")" "the C++ module's verdicts"
+
 # Broken images files: one line, exit 2.
 echo '{ "images": [ { "tags": [ "a" ], "created": "yesterday" } ] }' >"$dir/bad.json"
 expect_rc 2 "$dir/bad" "$REGSWEEP" decide -c "$dir/good.stack" --images "$dir/bad.json"
