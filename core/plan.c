@@ -527,6 +527,8 @@ void plan_print_text(const struct plan *p, FILE *out, int verbose, int with_resu
 		if (r->reclaimable_bytes >= 0)
 			util_format_size(r->reclaimable_bytes, size, sizeof(size));
 		fprintf(out, " %10s\n", r->reclaimable_bytes >= 0 ? size : "-");
+		if (verbose && r->policy)
+			fprintf(out, "  policy: %s\n", r->policy);
 		if (r->error)
 			fprintf(out, "  untouched: %s\n", r->error);
 		if (r->guard)
