@@ -419,23 +419,12 @@ void journal_log_free(struct journal_log *log)
 }
 
 /* URLs compare without their trailing slashes. */
-static int same_registry(const char *a, const char *b)
-{
-	size_t la = strlen(a), lb = strlen(b);
-
-	while (la && a[la - 1] == '/')
-		la--;
-	while (lb && b[lb - 1] == '/')
-		lb--;
-	return la == lb && strncmp(a, b, la) == 0;
-}
-
 const char *journal_registry(const struct journal_log *log)
 {
 	if (!log->count)
 		return NULL;
 	for (size_t i = 1; i < log->count; i++)
-		if (!same_registry(log->records[i].registry, log->records[0].registry))
+		if (!util_same_url(log->records[i].registry, log->records[0].registry))
 			return NULL;
 	return log->records[0].registry;
 }
@@ -730,7 +719,7 @@ int journal_undo(struct registry *reg, const struct journal_log *log, const char
 
 	memset(res, 0, sizeof(*res));
 	for (size_t i = 0; i < log->count; i++) {
-		if (same_registry(log->records[i].registry, registry_url))
+		if (util_same_url(log->records[i].registry, registry_url))
 			sel[n++] = &log->records[i];
 		else
 			res->other++;

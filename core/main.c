@@ -19,6 +19,8 @@
 #include "report.h"
 #include "sweep.h"
 
+#define PLAN_CLOCK_SKEW 300 /* seconds a plan may seem to come from the future */
+
 #ifndef RS_VERSION
 #define RS_VERSION "0"
 #endif
@@ -137,12 +139,36 @@ static int age_result(const struct plan *p, const struct cli *c, const char *pat
 {
 	int64_t age = (int64_t)time(NULL) - p->created;
 
+	/* A plan from the future is a clock or a forgery: either way not this registry now. */
+	if (p->created != RS_CREATED_UNKNOWN && age < -PLAN_CLOCK_SKEW)
+		return fail(SWEEP_EXIT_REFUSED,
+			    "%s: the plan is dated %lld s in the future: make a new plan", path,
+			    (long long)-age);
 	if (p->created != RS_CREATED_UNKNOWN && age <= c->max_plan_age)
 		return SWEEP_EXIT_OK;
 	return fail(SWEEP_EXIT_REFUSED,
 		    "%s: the plan is %s old, older than --max-plan-age %s: make a new plan",
 		    path, p->created == RS_CREATED_UNKNOWN ? "of unknown age, so" : "too",
 		    c->max_plan_age_text);
+}
+
+/* The registry an apply writes to: --registry, else the plan's.  A stack lends its
+ * credentials only to its own registry: a plan for another one (made elsewhere, or edited
+ * and sealed again) is refused unless --registry names the target.  The plan then names
+ * the target, so the journal records where the DELETEs went. */
+static int target_result(struct plan *p, const struct stack *s, const struct cli *c)
+{
+	if (c->sweep.registry) {
+		free(p->registry);
+		p->registry = xstrdup(c->sweep.registry);
+	} else if (s->url && !util_same_url(s->url, p->registry)) {
+		return fail(SWEEP_EXIT_USAGE,
+			    "%s: the plan is for %s, but %s is for %s: pass --registry URL to say "
+			    "which registry gets the stack's credentials; nothing was deleted",
+			    c->args[0], p->registry, s->file, s->url);
+	}
+	log_msg(RS_LOG_INFO, "applying %s to %s", c->args[0], p->registry);
+	return SWEEP_EXIT_OK;
 }
 
 static int concurrency_of(const struct cli *c, const struct stack *s)
@@ -360,13 +386,14 @@ static int cmd_apply(struct cli *c)
 	rc = age_result(&p, c, c->args[0]);
 	if (rc == SWEEP_EXIT_OK)
 		rc = guard_result(&p, c);
+	if (rc == SWEEP_EXIT_OK)
+		rc = target_result(&p, &s, c);
 	if (rc != SWEEP_EXIT_OK) {
 		plan_free(&p);
 		stack_free(&s);
 		return rc;
 	}
-	rc = sweep_connect(c->sweep.registry ? c->sweep.registry : p.registry,
-			   concurrency_of(c, &s), &s.net, AUTH_WANT_DELETE, &reg, &e);
+	rc = sweep_connect(p.registry, concurrency_of(c, &s), &s.net, AUTH_WANT_DELETE, &reg, &e);
 	if (rc == SWEEP_EXIT_OK)
 		rc = apply_plan(c, &p, reg, 1, &journal);
 	else
@@ -476,11 +503,41 @@ static int cmd_modules(struct cli *c)
 	return SWEEP_EXIT_OK;
 }
 
+/* Where undo writes (*url) and which of the journal's entries it restores (those journaled
+ * for *entries): where they were deleted from; elsewhere only when --registry says so
+ * explicitly, never because a stack names another registry. */
+static int undo_target(const struct cli *c, const struct stack *s, const struct journal_log *log,
+		       const char **url, const char **entries)
+{
+	const char *path = c->args[0], *journaled = journal_registry(log);
+
+	if (c->sweep.registry) {
+		*url = c->sweep.registry;
+		*entries = journaled ? journaled : c->sweep.registry;
+		if (!util_same_url(*entries, *url))
+			log_msg(RS_LOG_WARN, "%s: entries journaled for %s go to %s, as --registry "
+					     "says",
+				path, *entries, *url);
+		return SWEEP_EXIT_OK;
+	}
+	if (!journaled)
+		return fail(SWEEP_EXIT_USAGE,
+			    "%s names more than one registry: pick one with --registry", path);
+	if (s->url && !util_same_url(s->url, journaled))
+		return fail(SWEEP_EXIT_USAGE,
+			    "%s: its entries were deleted from %s, but %s is for %s: undo puts "
+			    "them back where they were deleted from; --registry URL restores them "
+			    "elsewhere",
+			    path, journaled, s->file, s->url);
+	*url = *entries = journaled;
+	return SWEEP_EXIT_OK;
+}
+
 /* Puts back what an apply journaled.  A stack lends only its registry url and connection
  * settings; without it and --registry, the registry the journal names is used. */
 static int cmd_undo(struct cli *c)
 {
-	const char *path = c->args[0], *url;
+	const char *path = c->args[0], *url = NULL, *entries = NULL;
 	struct journal_undo_result res;
 	struct registry *reg = NULL;
 	struct journal_log log = {0};
@@ -502,18 +559,15 @@ static int cmd_undo(struct cli *c)
 		printf("restored 0 manifests (0 tags) from %s: it holds nothing\n", path);
 		goto out;
 	}
-	url = c->sweep.registry ? c->sweep.registry : s.url ? s.url : journal_registry(&log);
-	if (!url) {
-		rc = fail(SWEEP_EXIT_USAGE, "%s names more than one registry: pick one with "
-					    "--registry", path);
+	rc = undo_target(c, &s, &log, &url, &entries);
+	if (rc != SWEEP_EXIT_OK)
 		goto out;
-	}
 	rc = sweep_connect(url, concurrency_of(c, &s), &s.net, AUTH_WANT_PUSH, &reg, &e);
 	if (rc != SWEEP_EXIT_OK) {
 		fail(rc, "%s", e.msg);
 		goto out;
 	}
-	rc = journal_undo(reg, &log, url, &res, &e);
+	rc = journal_undo(reg, &log, entries, &res, &e);
 	if (rc) {
 		rc = fail(rc, "%s", e.msg);
 		goto out;

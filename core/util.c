@@ -393,6 +393,17 @@ int util_valid_digest(const char *digest)
 	return enc > 0 && digest[alg + 1 + enc] == '\0';
 }
 
+int util_same_url(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+
+	while (la && a[la - 1] == '/')
+		la--;
+	while (lb && b[lb - 1] == '/')
+		lb--;
+	return la == lb && strncmp(a, b, la) == 0;
+}
+
 int util_valid_tag(const char *tag)
 {
 	size_t n = strspn(tag, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-");

@@ -23,6 +23,9 @@ char *xasprintf(const char *fmt, ...) RS_FMT(1, 2);
  * a long-lived string would split the hole the next transfer's buffer needs.  Allocations
  * abort on exhaustion like xmalloc; they are owned by the pool, never free()d alone. */
 struct pool;
+/* Whether two registry URLs name the same registry (trailing '/' aside). */
+int util_same_url(const char *a, const char *b);
+
 /* 1980-01-01T00:00:00Z: image times before it come from reproducible builds, not clocks. */
 #define UTIL_EPOCH_1980 315532800
 

@@ -115,6 +115,33 @@ done
 assert_eq "restored 13 manifests (8 tags) from $J2" "$(cat "$REG_DIR/proxied.out")" \
 	"undo summary through the proxy"
 assert_eq "$before" "$(listing)" "every tag back after retried PUTs"
+
+# A plan made against the registry, applied through the proxy with --registry: the journal
+# names where the DELETEs went, and undo goes there, not to the plan's registry.
+J4=$REG_DIR/retargeted.jsonl
+"$REGSWEEP" plan -c "$REG_DIR/undo.stack" -o "$REG_DIR/direct.json" >/dev/null
+# A stack for another registry lends its credentials only when --registry says where.
+sed "s|$REG_URL|$PROXY_URL|" "$REG_DIR/undo.stack" >"$REG_DIR/proxy.stack"
+expect_rc 2 "$REG_DIR/mismatch" "$REGSWEEP" apply "$REG_DIR/direct.json" -c "$REG_DIR/proxy.stack"
+assert_contains "$(cat "$REG_DIR/mismatch.err")" \
+	"$REG_DIR/direct.json: the plan is for $REG_URL, but $REG_DIR/proxy.stack is for $PROXY_URL: pass --registry URL" \
+	"apply refuses a plan for another registry than the stack's"
+assert_eq "$before" "$(listing)" "nothing deleted by the refused apply"
+"$REGSWEEP" apply "$REG_DIR/direct.json" --registry "$PROXY_URL" --journal "$J4" >/dev/null \
+	2>"$REG_DIR/retargeted.err"
+assert_contains "$(cat "$REG_DIR/retargeted.err")" "applying $REG_DIR/direct.json to $PROXY_URL" \
+	"apply names its target"
+assert_eq "$PROXY_URL" "$("$RS_PYTHON" -c 'import json, sys
+print(json.loads(open(sys.argv[1]).readline())["registry"])' "$J4")" "the journal names the registry written"
+expect_rc 2 "$REG_DIR/elsewhere" "$REGSWEEP" undo "$J4" -c "$REG_DIR/undo.stack"
+assert_contains "$(cat "$REG_DIR/elsewhere.err")" \
+	"$J4: its entries were deleted from $PROXY_URL, but $REG_DIR/undo.stack is for $REG_URL" \
+	"undo refuses a stack for another registry"
+assert_eq "a5" "$(tags_line undo/app)" "nothing restored by the refused undo"
+"$REGSWEEP" undo "$J4" --registry "$PROXY_URL" >"$REG_DIR/retargeted.out"
+assert_eq "restored 13 manifests (8 tags) from $J4" "$(cat "$REG_DIR/retargeted.out")" \
+	"undo restores where the DELETEs went"
+assert_eq "$before" "$(listing)" "every tag back after the retargeted apply"
 proxy_stop
 
 # A tag pushed again after the deletion keeps its new image; the rest comes back.
