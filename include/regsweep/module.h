@@ -217,8 +217,8 @@ struct rs_module {
 	enum rs_status (*init)(const struct rs_ctx *ctx, const struct rs_host_api *host,
 			       void **state, char *err, size_t errlen);
 	/* Policy modules: called once per repository with the images whose walk reaches this
-	 * entry (possibly none); writes *out[i] for repo->images[i].  Required for
-	 * RS_KIND_POLICY. */
+	 * entry (not called when none does); writes *out[i] for repo->images[i].  Required
+	 * for RS_KIND_POLICY. */
 	enum rs_status (*decide)(const struct rs_ctx *ctx, void *state,
 				 const struct rs_repo_view *repo, struct rs_decision *const *out);
 	/* After-steps: called once after a successful apply.  Required for RS_KIND_AFTER. */
