@@ -593,6 +593,7 @@ static int cmd_check(struct cli *c)
 	struct rs_err e = {{0}};
 	size_t entries = 0;
 
+	c->sweep.facts = SWEEP_FACTS_UNCHECKED;
 	if (sweep_load(&c->sweep, &s, &e)) {
 		sweep_release(&s);
 		return fail(SWEEP_EXIT_USAGE, "%s", e.msg);
@@ -616,7 +617,7 @@ static int cmd_decide(struct cli *c)
 	int64_t now = (int64_t)time(NULL);
 	int rc = SWEEP_EXIT_OK;
 
-	c->sweep.offline = 1;
+	c->sweep.facts = SWEEP_FACTS_FILE;
 	if (sweep_load(&c->sweep, &s, &e)) {
 		rc = fail(SWEEP_EXIT_USAGE, "%s", e.msg);
 		goto out;

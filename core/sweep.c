@@ -30,12 +30,13 @@ static const struct stack_entry *entry_needing(const struct stack *s, unsigned b
 
 /* Push times and untagged manifests come from storage_root: a stack asking for them
  * without one is broken, and so is a storage_root that is not distribution's storage. */
-static int check_push_source(const struct stack *s, struct rs_err *e)
+static int check_push_source(const struct stack *s, enum sweep_facts facts, struct rs_err *e)
 {
 	const struct stack_entry *en = entry_needing(s, RS_NEED_PUSHED | RS_NEED_UNTAGGED);
 	struct push_source src;
+	struct rs_err why = {{0}};
 
-	if (!en)
+	if (!en || facts == SWEEP_FACTS_FILE)
 		return 0;
 	if (!s->storage_root) {
 		err_set(e, "%s: module \"%s\" needs %s, which only a push-time source gives: set "
@@ -44,8 +45,14 @@ static int check_push_source(const struct stack *s, struct rs_err *e)
 			en->needs & RS_NEED_PUSHED ? "push times" : "the untagged manifests");
 		return -1;
 	}
-	if (storage_open_fs(s->storage_root, s->storage_root_location, &src, e))
-		return -1;
+	if (storage_open_fs(s->storage_root, s->storage_root_location, &src, &why)) {
+		if (facts == SWEEP_FACTS_STORAGE) {
+			err_set(e, "%s", why.msg);
+			return -1;
+		}
+		log_msg(RS_LOG_WARN, "%s (plan and run need it where they run)", why.msg);
+		return 0;
+	}
 	storage_close(&src);
 	return 0;
 }
@@ -54,7 +61,7 @@ int sweep_load(const struct sweep_opts *o, struct stack *s, struct rs_err *e)
 {
 	if (stack_load(o->stack_path, s, e) || loader_load(s, o->module_dir, e))
 		return -1;
-	return o->offline ? 0 : check_push_source(s, e);
+	return check_push_source(s, o->facts, e);
 }
 
 void sweep_release(struct stack *s)

@@ -17,18 +17,26 @@ enum sweep_exit {
 				 * the registry changed since the plan */
 };
 
+/* Where a command takes the facts a stack may need beyond the API. */
+enum sweep_facts {
+	SWEEP_FACTS_STORAGE = 0, /* scan: storage_root must be distribution's storage */
+	SWEEP_FACTS_UNCHECKED,   /* check: storage_root must be set; the directory may be on
+				  * another machine, a warning says so */
+	SWEEP_FACTS_FILE,        /* decide: an images file gives them */
+};
+
 struct sweep_opts {
 	const char *stack_path;
 	const char *registry;   /* overrides the stack's url when non-NULL */
 	const char *module_dir; /* extra module directory, may be NULL */
 	int concurrency;        /* overrides the stack's when > 0 */
 	int will_delete;        /* the run may delete (token scopes ask for delete too) */
-	int offline;            /* no registry: facts come from elsewhere (decide) */
+	enum sweep_facts facts; /* where push times and untagged manifests come from */
 };
 
 /* Parse the stack and load its modules into *s (caller-owned: sweep_release it, also after
- * a failure); unless o->offline, a module asking for push times or untagged manifests needs
- * a usable storage_root.  Returns 0, or -1 with "file:line: what" in e. */
+ * a failure); a module asking for push times or untagged manifests needs a storage_root,
+ * as o->facts says.  Returns 0, or -1 with "file:line: what" in e. */
 int sweep_load(const struct sweep_opts *o, struct stack *s, struct rs_err *e);
 void sweep_release(struct stack *s);
 

@@ -109,10 +109,9 @@ static enum rs_status regex_decide(const struct rs_ctx *ctx, void *state,
 			out[i]->verdict = RS_PASS; /* untagged: not for a tag-name rule */
 			continue;
 		}
-		if (out[i]->verdict == RS_KEEP)
+		if (r->host->pattern_match(r->keep, why))
 			snprintf(out[i]->reason, RS_REASON_MAX, "%s matches keep pattern", why);
-		else if (out[i]->verdict == RS_DELETE &&
-			 r->host->pattern_match(r->del, why))
+		else if (r->host->pattern_match(r->del, why))
 			snprintf(out[i]->reason, RS_REASON_MAX, "%s matches delete pattern", why);
 		else
 			snprintf(out[i]->reason, RS_REASON_MAX, "%s matches no pattern; others = %s",

@@ -42,8 +42,18 @@ broken pushed 2 'module "keep_last" needs push times, which only a push-time sou
   { module = "keep_last"; control = "required"; args = { count = 2; order = "pushed"; }; }
 );'
 broken untagged 1 'module "untagged" needs' 'policy = ( { module = "untagged"; control = "required"; } );'
-broken root 1 "storage_root \"$dir\" is not distribution's filesystem storage" "registry = { storage_root = \"$dir\"; };
-policy = ( { module = \"age\"; control = \"required\"; args = { older_than = \"1d\"; by = \"pushed\"; }; } );"
+# A storage_root that is not distribution's storage here: check warns (the stack may be
+# meant for the registry's machine), plan refuses it before any request.
+printf 'registry = { url = "http://127.0.0.1:9"; storage_root = "%s"; };\n%s\n' "$dir" \
+	'policy = ( { module = "age"; control = "required"; args = { older_than = "1d"; by = "pushed"; }; } );' \
+	>"$dir/root.stack"
+expect_rc 0 "$dir/root-check" "$REGSWEEP" check -c "$dir/root.stack"
+assert_contains "$(cat "$dir/root-check.err")" \
+	"warning: $dir/root.stack:1: storage_root \"$dir\" is not distribution's filesystem storage" \
+	"check warns about a storage_root not here"
+expect_rc 2 "$dir/root-plan" "$REGSWEEP" plan -c "$dir/root.stack"
+assert_eq "regsweep: error: $dir/root.stack:1: storage_root \"$dir\" is not distribution's filesystem storage: no docker/registry/v2 under it" \
+	"$(cat "$dir/root-plan.err")" "plan refuses it"
 broken policies 2 'a policies entry needs "repositories" and "policy"' 'policies = (
   { policy = ( { module = "age"; control = "required"; args = { older_than = "1d"; }; } ); }
 );'
