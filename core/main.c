@@ -634,7 +634,7 @@ static int cmd_decide(struct cli *c)
 	p.reclaimable_bytes = -1;
 	p.guards = (struct plan_guards){s.max_delete_percent, s.min_keep};
 	for (size_t i = 0; i < scan.count; i++) {
-		if (!stack_policy_for(&s, scan.repos[i].name)) {
+		if (!sweep_policy_for(&s, scan.repos[i].name)) {
 			log_msg(RS_LOG_INFO, "%s: no policy is for it: untouched", scan.repos[i].name);
 			continue;
 		}

@@ -98,11 +98,21 @@ int sweep_connect(const char *url, int concurrency, const struct net_opts *net,
 	return SWEEP_EXIT_OK;
 }
 
+/* Whether the stack's filters select repo; a filter that fails to match leaves the
+ * repository out, as if excluded. */
 static int wanted(const struct stack *s, const char *repo)
 {
-	if (s->include && !pattern_match(s->include, repo))
+	char why[300];
+	int in;
+
+	pattern_failures_reset();
+	in = !(s->include && !pattern_match(s->include, repo)) &&
+	     !(s->exclude && pattern_match(s->exclude, repo));
+	if (pattern_failures(why, sizeof(why))) {
+		log_msg(RS_LOG_WARN, "%s: left out: the repositories filter failed: %s", repo, why);
 		return 0;
-	return !(s->exclude && pattern_match(s->exclude, repo));
+	}
+	return in;
 }
 
 int sweep_select(struct registry *reg, const struct stack *s, char ***names, size_t *count,
@@ -183,7 +193,7 @@ struct walk {
 	size_t *passed_by; /* per image until an entry decides: the last that passed with a
 			    * reason, plus one; 0 when none did */
 	char *decided;     /* per image: an entry has set the outcome */
-	size_t failed;     /* the entry whose decide failed */
+	char failure[400]; /* why a module's decide failed */
 };
 
 /* Groups rr's image tags by digest in tag-list order. */
@@ -283,8 +293,18 @@ static int walk_decide(void *arg, size_t entry, const size_t *images, size_t n, 
 		w->dec_of[images[j]] = view.count;
 		pos[view.count++] = j;
 	}
+	pattern_failures_reset();
 	if (view.count && en->desc->decide(&en->ctx, en->state, &view, w->decp) != RS_OK) {
-		w->failed = entry;
+		snprintf(w->failure, sizeof(w->failure), "module %s (%s) failed", en->desc->name,
+			 en->location);
+		rc = -1;
+	} else if (pattern_failures(w->failure, sizeof(w->failure))) {
+		/* A pattern error is no answer: the module's verdicts cannot stand. */
+		char why[300];
+
+		memcpy(why, w->failure, sizeof(why));
+		snprintf(w->failure, sizeof(w->failure), "module %s (%s): %s", en->desc->name,
+			 en->location, why);
 		rc = -1;
 	}
 	for (size_t q = 0; rc == 0 && q < view.count; q++) {
@@ -349,7 +369,7 @@ static char *walk_reason(const struct walk *w, size_t k, const struct dispatch_r
 void sweep_decide(const struct stack *s, const struct reg_repo *rr, int64_t now,
 		  struct plan_repo *pr)
 {
-	const struct stack_policy *pol = stack_policy_for(s, rr->name);
+	const struct stack_policy *pol = sweep_policy_for(s, rr->name);
 	static const struct dispatch_ops ops = {walk_decide, walk_decided};
 	struct walk w = {.pol = pol, .rr = rr, .now = now};
 	struct strmap by_digest = {0};
@@ -373,12 +393,8 @@ void sweep_decide(const struct stack *s, const struct reg_repo *rr, int64_t now,
 	for (size_t i = 0; i < pol->count; i++)
 		memcpy(actions[i], pol->entries[i].actions, sizeof(actions[i]));
 	if (dispatch_run((const int(*)[RS_VERDICT_MAX])actions, pol->count, w.n, &ops, &w, res)) {
-		const struct stack_entry *en = &pol->entries[w.failed];
-		char *why = xasprintf("module %s (%s) failed", en->desc->name, en->location);
-
-		log_msg(RS_LOG_ERROR, "%s: %s", rr->name, why);
-		keep_all(pr, rr, why); /* fail closed */
-		free(why);
+		log_msg(RS_LOG_ERROR, "%s: %s", rr->name, w.failure);
+		keep_all(pr, rr, w.failure); /* fail closed */
 		goto out;
 	}
 	pr->tag_count = rr->count;
@@ -518,6 +534,19 @@ static void delete_api_referrers(struct plan *p, const struct reg_scan *scan,
 	fetch_missing_bodies(reg, p, 0);
 }
 
+const struct stack_policy *sweep_policy_for(const struct stack *s, const char *repo)
+{
+	const struct stack_policy *pol;
+	char why[300];
+
+	pattern_failures_reset();
+	pol = stack_policy_for(s, repo);
+	if (!pattern_failures(why, sizeof(why)))
+		return pol;
+	log_msg(RS_LOG_WARN, "%s: untouched: matching it to a policy failed: %s", repo, why);
+	return NULL;
+}
+
 /* Keeps the names some policy is for; the others are left untouched, unscanned.  Names
  * dropped are freed; *count shrinks. */
 static void with_policy(const struct stack *s, char **names, size_t *count)
@@ -525,7 +554,7 @@ static void with_policy(const struct stack *s, char **names, size_t *count)
 	size_t kept = 0;
 
 	for (size_t i = 0; i < *count; i++) {
-		if (stack_policy_for(s, names[i])) {
+		if (sweep_policy_for(s, names[i])) {
 			names[kept++] = names[i];
 		} else {
 			log_msg(RS_LOG_DEBUG, "%s: no policy is for it: untouched", names[i]);
@@ -572,7 +601,7 @@ int sweep_plan(const struct sweep_opts *o, struct stack *s, struct registry *reg
 
 		if (rr->error) {
 			keep_all(pr, rr, rr->error);
-			pr->policy = xstrdup(stack_policy_for(s, rr->name)->location);
+			pr->policy = xstrdup(sweep_policy_for(s, rr->name)->location);
 		} else {
 			sweep_decide(s, rr, out->created, pr);
 			graph_attach_bodies(pr, rr);

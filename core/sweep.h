@@ -64,6 +64,10 @@ int sweep_select(struct registry *reg, const struct stack *s, char ***names, siz
 int sweep_plan(const struct sweep_opts *o, struct stack *s, struct registry *reg,
 	       struct plan *out, struct rs_err *e);
 
+/* The policy s has for repo (stack_policy_for), or NULL, also when a policy's patterns
+ * fail to match (warned): such a repository is left untouched. */
+const struct stack_policy *sweep_policy_for(const struct stack *s, const char *repo);
+
 /* The verdicts of the policy s has for rr (the first of `policies` whose patterns match its
  * name, else the top-level `policy`), walked entry by entry over rr's images (one per
  * digest, plus untagged manifests), and the graph's consequences, into pr (an empty plan

@@ -144,6 +144,20 @@ expect_rc 0 "$dir/cpp" "$REGSWEEP" decide -c "$dir/cpp.stack" --images "$dir/cpp
 assert_eq "decide:main keep decide:pr-1 delete decide:pr-2 keep decide:pr-3 delete decide:pr-4 delete " \
 	"$(verdicts "$dir/cpp.out")" "the C++ module's verdicts"
 
+# A pattern that fails at match time (PCRE2's match limit) is no answer: before, it counted
+# as "no match", so `keep` failed open and others = delete deleted the tag. The repository
+# is left untouched with the reason, exit 1.
+printf '%s\n' 'policy = ( { module = "regex"; control = "required"; args = { keep = [ "(a|a)*b|.*" ]; others = "delete"; }; } );' \
+	>"$dir/limit.stack"
+long=$(printf 'a%.0s' {1..60})
+echo "[ { \"tags\": [ \"$long\" ] }, { \"tags\": [ \"x\" ] } ]" >"$dir/limit.json"
+expect_rc 1 "$dir/limit" "$REGSWEEP" decide -c "$dir/limit.stack" --images "$dir/limit.json" \
+	--format json
+assert_eq "decide:$long keep decide:x keep " "$(verdicts "$dir/limit.out")" "nothing deleted"
+assert_contains "$(cat "$dir/limit.err")" \
+	"decide: module regex ($dir/limit.stack:1): pattern \"(a|a)*b|.*\" on \"$long\": match limit exceeded" \
+	"the reason"
+
 # Broken images files: one line, exit 2.
 echo '{ "images": [ { "tags": [ "a" ], "created": "yesterday" } ] }' >"$dir/bad.json"
 expect_rc 2 "$dir/bad" "$REGSWEEP" decide -c "$dir/good.stack" --images "$dir/bad.json"
