@@ -207,6 +207,18 @@ static void describe(const struct http_response *resp, char *out, size_t outlen)
 			*p = ' ';
 }
 
+/* Whether resp is the registry's "no such repository": distribution lists a repository
+ * that received blobs but never a manifest, and answers its tags/list so. */
+static int name_unknown(const struct http_response *resp)
+{
+	char text[256];
+
+	if (resp->status != 404)
+		return 0;
+	describe(resp, text, sizeof(text));
+	return strncmp(text, "HTTP 404 (NAME_UNKNOWN", 22) == 0;
+}
+
 /* "GET /v2/team/app/manifests/x: HTTP 500"; why overrides the response's own reason. */
 static void failure_text(const struct registry *r, const struct http_response *resp,
 			 const char *why, char *out, size_t outlen)
@@ -1026,11 +1038,15 @@ static void tags_end(void *arg, const struct http_response *resp, const char *wh
 	unsigned more = RS_NEED_CREATED | RS_NEED_LABELS | RS_NEED_SIZE;
 	enum http_method method = rs->scan->needs & (more | REG_NEED_GRAPH) ? HTTP_GET : HTTP_HEAD;
 
-	if (resp) {
+	if (resp && !why && name_unknown(resp)) {
+		log_msg(RS_LOG_DEBUG, "%s: no tags (the registry knows no such repository): nothing "
+				     "to do", rs->repo->name);
+		rs->repo->count = 0;
+	} else if (resp) {
 		repo_http_error(rs, resp, why);
 		return;
 	}
-	rs->tags = xcalloc(rs->repo->count, sizeof(*rs->tags));
+	rs->tags = xcalloc(rs->repo->count + 1, sizeof(*rs->tags));
 	progress_grow(rs->repo->count);
 	for (size_t i = 0; i < rs->repo->count; i++) {
 		rs->tags[i] = (struct tag_job){rs, i, TAG_PENDING};

@@ -254,6 +254,7 @@ void storage_attach(struct push_source *src, struct registry *reg, struct reg_sc
 	for (size_t k = 0; k < u.count; k++) {
 		struct reg_repo *rr = &scan->repos[u.repo_of[k]];
 
+		memset(&read[nread], 0, sizeof(read[nread])); /* reused across repositories */
 		if (!u.gets[k].body ||
 		    registry_manifest_from_body(scan->pool, &read[nread], u.gets[k].digest,
 						u.gets[k].body, u.gets[k].body_len, NULL)) {
@@ -263,7 +264,6 @@ void storage_attach(struct push_source *src, struct registry *reg, struct reg_sc
 					rr->name, u.gets[k].digest,
 					u.gets[k].body ? "not a manifest" : u.gets[k].error);
 			failed[u.repo_of[k]] = 1;
-			memset(&read[nread], 0, sizeof(read[nread]));
 		} else {
 			nread++;
 		}

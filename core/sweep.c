@@ -362,8 +362,7 @@ static char *walk_reason(const struct walk *w, size_t k, const struct dispatch_r
 		return xasprintf("no module decided; %s passed: %s",
 				 w->pol->entries[w->passed_by[k] - 1].desc->name, w->reason[k]);
 	name = w->pol->entries[res->decided_by].desc->name;
-	return xasprintf("%s%s: %s", w->imgs[k].tag_count ? "" : "untagged: ", name,
-			 w->reason[k]);
+	return xasprintf("%s: %s", name, w->reason[k]);
 }
 
 void sweep_decide(const struct stack *s, const struct reg_repo *rr, int64_t now,

@@ -123,7 +123,7 @@ out=$(cat "$dir/pushed.out")
 assert_contains "$out" "delete team/app:new-by-created  keep_last: new-by-created rank 2 of 2 images by pushed" \
 	"pushed order, not created"
 assert_contains "$out" "keep   team/app:old-by-created  keep_last: " "the last pushed stays"
-assert_contains "$out" "delete team/app@sha256:1111111111111111111111111111111111111111111111111111111111111111  untagged: untagged: pushed 2024-06-01T08:00:00Z, older than 1h" \
+assert_contains "$out" "delete team/app@sha256:1111111111111111111111111111111111111111111111111111111111111111  untagged: pushed 2024-06-01T08:00:00Z, older than 1h" \
 	"an old untagged manifest goes"
 [[ $out != *"sha256:2222"* ]] || fail "an untagged manifest within the grace period is kept"
 

@@ -171,6 +171,8 @@ assert_eq "$before_sem" \
 # Not even scanned: besides the catalog, no request of regsweep's names other/y.
 assert_eq 0 "$(grep -cE '"[A-Z]+ /v2/other/y/[^"]*" [0-9]{3} [^"]*"[^"]*" "regsweep/' "$REG_LOG" || true)" \
 	"5: regsweep's requests about other/y"
+[[ $(grep -cE '"[A-Z]+ /v2/pr/x/[^"]*" [0-9]{3} [^"]*"[^"]*" "regsweep/' "$REG_LOG") -gt 0 ]] ||
+	fail "5: no request of regsweep's about pr/x in the log: the check above is void"
 
 # --- 6. min_keep by default: deleting every tag of a repository is refused ----------------
 cat >"$REG_DIR/all.stack" <<STACK
