@@ -54,6 +54,20 @@ static int ends_in_newline(int fd, off_t size)
 	return pread(fd, &last, 1, size - 1) == 1 && last == '\n';
 }
 
+/* Whether the file at path reads as a journal; if not, e says so. */
+static int is_journal(const char *path, struct rs_err *e)
+{
+	struct journal_log log;
+	struct rs_err why = {{0}};
+	int ok = journal_read(path, &log, &why) == 0;
+
+	journal_log_free(&log);
+	if (!ok)
+		err_set(e, "%s: not a regsweep journal (%s); give --journal another file", path,
+			why.msg);
+	return ok;
+}
+
 struct journal *journal_open(const char *path, struct rs_err *e)
 {
 	int fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
@@ -61,10 +75,13 @@ struct journal *journal_open(const char *path, struct rs_err *e)
 	struct journal *j;
 	struct stat st;
 
+	/* An existing journal is appended to; a symlink planted in its place is not followed. */
 	if (fd < 0 && errno == EEXIST)
-		fd = open(path, O_RDWR | O_APPEND | O_CLOEXEC);
+		fd = open(path, O_RDWR | O_APPEND | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0) {
-		err_set(e, "%s: %s", path, strerror(errno));
+		err_set(e, "%s: %s", path,
+			errno == ELOOP ? "a symbolic link: give --journal a regular file"
+				       : strerror(errno));
 		return NULL;
 	}
 	/* undo reads the journal back: a pipe or a device would not keep it. */
@@ -77,6 +94,11 @@ struct journal *journal_open(const char *path, struct rs_err *e)
 	 * the whole journal unreadable for undo. */
 	if (!created && st.st_size > 0 && !ends_in_newline(fd, st.st_size)) {
 		err_set(e, "%s: ends in a partial line; give --journal another file", path);
+		close(fd);
+		return NULL;
+	}
+	/* Appending to something else would leave a file undo cannot read. */
+	if (!created && st.st_size > 0 && !is_journal(path, e)) {
 		close(fd);
 		return NULL;
 	}
@@ -144,22 +166,6 @@ int journal_append(struct journal *j, const struct journal_entry *en, struct rs_
 	return 0;
 }
 
-static int write_all(int fd, const char *p, size_t n)
-{
-	while (n) {
-		ssize_t w = write(fd, p, n);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w == 0)
-			errno = EIO;
-		if (w <= 0)
-			return -1;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
 
 int journal_sync(struct journal *j, struct rs_err *e)
 {
@@ -171,7 +177,7 @@ int journal_sync(struct journal *j, struct rs_err *e)
 		return 0;
 	/* A partial line stays the file's last: journal_read skips it, and nothing may follow
 	 * it, or a line in the middle would not parse. */
-	if (write_all(j->fd, j->queued.data, j->queued.len) != 0) {
+	if (util_write_all(j->fd, j->queued.data, j->queued.len) != 0) {
 		j->broken = 1;
 		err_set(e, "%s: %s", j->path, strerror(errno));
 		return -1;

@@ -1,5 +1,9 @@
 /* main.c - the regsweep command line: plan, apply, run, modules. */
 #include <dirent.h>
+#include <errno.h>
+#include <libgen.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <dlfcn.h>
 #include <getopt.h>
 #include <signal.h>
@@ -85,21 +89,65 @@ static int fail(int code, const char *fmt, ...)
 	return code;
 }
 
-/* Writes the plan next to its destination, then renames: a reader never sees half a plan. */
-static int write_plan(const struct plan *p, const char *path)
-{
-	char *json = plan_to_json(p, 0), *tmp = xasprintf("%s.tmp", path);
-	FILE *f = fopen(tmp, "w");
-	int ok = f && fputs(json, f) >= 0 && fputc('\n', f) != EOF;
+/* A plan file is written to a new file beside its destination, then renamed over it: a
+ * reader never sees half a plan, and mkstemp's O_EXCL means a symlink planted at the
+ * temporary name cannot redirect the write.  Opened before the scan, so a destination that
+ * cannot be written fails before any request. */
+struct plan_file {
+	const char *path;
+	char *tmp;
+	int fd;
+};
 
-	if (f && fclose(f) != 0)
-		ok = 0;
-	if (ok && rename(tmp, path) != 0)
+static void plan_file_abort(struct plan_file *f);
+
+static int plan_file_open(struct plan_file *f, const char *path)
+{
+	char *copy = xstrdup(path), *dir = dirname(copy);
+	char *base = xstrdup(path);
+
+	f->path = path;
+	f->tmp = xasprintf("%s/.%s.XXXXXX", dir, basename(base));
+	f->fd = mkstemp(f->tmp);
+	free(copy);
+	free(base);
+	if (f->fd < 0 || fchmod(f->fd, 0644) != 0) {
+		int err = errno;
+
+		plan_file_abort(f);
+		return fail(SWEEP_EXIT_USAGE, "%s: cannot write the plan file there: %s", path,
+			    strerror(err));
+	}
+	return SWEEP_EXIT_OK;
+}
+
+static void plan_file_abort(struct plan_file *f)
+{
+	if (f->fd >= 0) {
+		close(f->fd);
+		unlink(f->tmp);
+	}
+	f->fd = -1;
+	free(f->tmp);
+	f->tmp = NULL;
+}
+
+static int plan_file_commit(struct plan_file *f, const struct plan *p)
+{
+	char *json = plan_to_json(p, 0);
+	size_t len = strlen(json);
+	int ok = util_write_all(f->fd, json, len) == 0 && util_write_all(f->fd, "\n", 1) == 0 &&
+		 fsync(f->fd) == 0;
+
+	free(json);
+	ok = close(f->fd) == 0 && ok;
+	f->fd = -1;
+	if (ok && rename(f->tmp, f->path) != 0)
 		ok = 0;
 	if (!ok)
-		remove(tmp);
-	free(json);
-	free(tmp);
+		unlink(f->tmp);
+	free(f->tmp);
+	f->tmp = NULL;
 	return ok ? 0 : -1;
 }
 
@@ -203,14 +251,26 @@ static int open_stack(struct cli *c, struct stack *s, struct registry **reg)
 static int make_plan(struct cli *c, struct stack *s, struct plan *p, struct registry **reg)
 {
 	struct rs_err e = {{0}};
-	int rc = open_stack(c, s, reg);
+	struct plan_file out = {.fd = -1};
+	int rc;
 
-	if (rc != SWEEP_EXIT_OK)
+	memset(s, 0, sizeof(*s)); /* the caller releases it whatever happens */
+	*reg = NULL;
+	rc = c->output ? plan_file_open(&out, c->output) : SWEEP_EXIT_OK;
+
+	if (rc == SWEEP_EXIT_OK)
+		rc = open_stack(c, s, reg);
+	if (rc != SWEEP_EXIT_OK) {
+		plan_file_abort(&out);
 		return rc;
-	if (sweep_plan(&c->sweep, s, *reg, p, &e))
+	}
+	if (sweep_plan(&c->sweep, s, *reg, p, &e)) {
+		plan_file_abort(&out);
 		return fail(SWEEP_EXIT_FAILED, "%s", e.msg);
-	if (c->output && write_plan(p, c->output))
-		return fail(SWEEP_EXIT_FAILED, "%s: cannot write the plan file", c->output);
+	}
+	if (c->output && plan_file_commit(&out, p))
+		return fail(SWEEP_EXIT_FAILED, "%s: cannot write the plan file: %s", c->output,
+			    strerror(errno));
 	return SWEEP_EXIT_OK;
 }
 

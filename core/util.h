@@ -23,6 +23,9 @@ char *xasprintf(const char *fmt, ...) RS_FMT(1, 2);
  * a long-lived string would split the hole the next transfer's buffer needs.  Allocations
  * abort on exhaustion like xmalloc; they are owned by the pool, never free()d alone. */
 struct pool;
+/* Writes all n bytes of p to fd, through short writes and EINTR.  0, or -1 with errno. */
+int util_write_all(int fd, const char *p, size_t n);
+
 /* Whether two registry URLs name the same registry (trailing '/' aside). */
 int util_same_url(const char *a, const char *b);
 
