@@ -3,6 +3,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -86,17 +87,72 @@ void progress_end(void)
 	progress.phase = NULL;
 }
 
+/* Length of the UTF-8 sequence at s that is safe to show as it is, or 0: a valid,
+ * shortest-form sequence that is not a C1 control (U+0080..U+009F). */
+static size_t utf8_len(const unsigned char *s)
+{
+	size_t n = s[0] >= 0xf0 && s[0] <= 0xf4 ? 4 : s[0] >= 0xe0 ? 3 : s[0] >= 0xc2 ? 2 : 0;
+
+	if (!n || (n == 2 && s[0] == 0xc2 && s[1] < 0xa0))
+		return 0;
+	for (size_t i = 1; i < n; i++)
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+	if ((n == 3 && s[0] == 0xe0 && s[1] < 0xa0) || (n == 4 && s[0] == 0xf0 && s[1] < 0x90) ||
+	    (n == 4 && s[0] == 0xf4 && s[1] > 0x8f) || (n == 3 && s[0] == 0xed && s[1] > 0x9f))
+		return 0;
+	return n;
+}
+
+void out_escape(struct buf *b, const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+
+	while (*p) {
+		size_t n = *p >= 0x20 && *p < 0x7f ? 1 : *p >= 0x80 ? utf8_len(p) : 0;
+
+		if (n) {
+			buf_append(b, (const char *)p, n);
+			p += n;
+		} else {
+			buf_printf(b, "\\x%02x", *p++);
+		}
+	}
+}
+
+/* fmt and its arguments, escaped, as one line on f. */
+static void vline(FILE *f, const char *prefix, const char *fmt, va_list ap)
+{
+	struct buf raw = {0}, safe = {0};
+
+	buf_vprintf(&raw, fmt, ap);
+	buf_append(&safe, prefix, strlen(prefix));
+	out_escape(&safe, raw.data ? raw.data : "");
+	buf_append(&safe, "\n", 1);
+	fwrite(safe.data, 1, safe.len, f);
+	buf_free(&raw);
+	buf_free(&safe);
+}
+
+void out_line(FILE *f, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vline(f, "", fmt, ap);
+	va_end(ap);
+}
+
 void log_msg(enum rs_log_level level, const char *fmt, ...)
 {
-	static const char *const prefix[] = {"error: ", "warning: ", "", ""};
+	static const char *const prefix[] = {"regsweep: error: ", "regsweep: warning: ",
+					     "regsweep: ", "regsweep: "};
 	va_list ap;
 
 	if ((int)level > current_level)
 		return;
 	progress_clear();
-	fprintf(stderr, "regsweep: %s", prefix[level]);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vline(stderr, prefix[level], fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 }

@@ -2,6 +2,8 @@
 #ifndef RS_LOG_H
 #define RS_LOG_H
 
+#include <stdio.h>
+
 #include "regsweep/module.h"
 #include "util.h"
 
@@ -10,8 +12,18 @@
 void log_set_level(int level);
 int log_level(void);
 
-/* One line on stderr, prefixed "regsweep: " (and "error: "/"warning: " by level). */
+/* One line on stderr, prefixed "regsweep: " (and "error: "/"warning: " by level), escaped
+ * as out_line escapes. */
 void log_msg(enum rs_log_level level, const char *fmt, ...) RS_FMT(2, 3);
+
+/* One line of output on f: fmt without its newline.  Registry names, tags and reasons come
+ * from a server that may be hostile, so every control character (newline, ESC, BEL...),
+ * C1 control and byte that is not UTF-8 is written as \xNN: nothing read from a registry
+ * can move the cursor, retitle the terminal or forge a line. */
+void out_line(FILE *f, const char *fmt, ...) RS_FMT(2, 3);
+
+/* The escaping out_line applies, of s, appended to b. */
+void out_escape(struct buf *b, const char *s);
 
 /* A progress line on stderr, redrawn in place at most ten times a second: phase, done of
  * total, rate and time left.  Only when stderr is a terminal and the level is at least

@@ -77,15 +77,17 @@ static const struct option long_options[] = {
 
 static int fail(int code, const char *fmt, ...) RS_FMT(2, 3);
 
+/* One line on stderr, whatever the level: errors are never quiet. */
 static int fail(int code, const char *fmt, ...)
 {
+	struct buf msg = {0};
 	va_list ap;
 
-	fputs("regsweep: error: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	buf_vprintf(&msg, fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
+	out_line(stderr, "regsweep: error: %s", msg.data ? msg.data : "");
+	buf_free(&msg);
 	return code;
 }
 

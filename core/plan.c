@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "json.h"
+#include "log.h"
 
 struct plan_repo *plan_add_repo(struct plan *p, const char *name)
 {
@@ -480,14 +481,14 @@ static void print_tag_lines(const struct plan_repo *r, FILE *out, int verbose)
 
 		/* Shared-digest survivors are always shown: they are what surprises people. */
 		if (verbose || shared)
-			fprintf(out, "  %-6s %s:%s  %s\n", t->verdict == RS_DELETE ? "delete" : "keep",
+			out_line(out, "  %-6s %s:%s  %s", t->verdict == RS_DELETE ? "delete" : "keep",
 				r->name, t->tag, t->reason ? t->reason : "");
 	}
 	for (size_t k = 0; verbose && k < r->deletion_count; k++) {
 		const struct plan_deletion *d = &r->deletions[k];
 
 		if (!d->tag_count)
-			fprintf(out, "  %-6s %s@%s  %s\n", "delete", r->name, d->digest,
+			out_line(out, "  %-6s %s@%s  %s", "delete", r->name, d->digest,
 				d->reason ? d->reason : "");
 	}
 }
@@ -519,20 +520,24 @@ void plan_print_text(const struct plan *p, FILE *out, int verbose, int with_resu
 
 		for (size_t k = 0; k < r->tag_count; k++)
 			deleted += r->tags[k].verdict == RS_DELETE;
-		fprintf(out, "%-40s %7zu %7zu %7zu %9zu", r->name, r->tag_count,
-			r->tag_count - deleted, deleted, r->deletion_count);
+		struct buf row = {0};
+
+		buf_printf(&row, "%-40s %7zu %7zu %7zu %9zu", r->name, r->tag_count,
+			   r->tag_count - deleted, deleted, r->deletion_count);
 		repo_results(r, &done, &skipped, &failed);
 		if (with_results)
-			fprintf(out, " %7zu %7zu %6zu", done, skipped, failed);
+			buf_printf(&row, " %7zu %7zu %6zu", done, skipped, failed);
 		if (r->reclaimable_bytes >= 0)
 			util_format_size(r->reclaimable_bytes, size, sizeof(size));
-		fprintf(out, " %10s\n", r->reclaimable_bytes >= 0 ? size : "-");
+		buf_printf(&row, " %10s", r->reclaimable_bytes >= 0 ? size : "-");
+		out_line(out, "%s", row.data);
+		buf_free(&row);
 		if (verbose && r->policy)
-			fprintf(out, "  policy: %s\n", r->policy);
+			out_line(out, "  policy: %s", r->policy);
 		if (r->error)
-			fprintf(out, "  untouched: %s\n", r->error);
+			out_line(out, "  untouched: %s", r->error);
 		if (r->guard)
-			fprintf(out, "  refused by guard: %s\n", r->guard);
+			out_line(out, "  refused by guard: %s", r->guard);
 		print_tag_lines(r, out, verbose);
 	}
 	plan_totals(p, &t);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "json.h"
+#include "log.h"
 
 /* One reference from a repository to a blob or a manifest, both stored by digest. */
 struct ref {
@@ -185,17 +186,17 @@ static void print_row(const struct report_repo *r, FILE *out)
 	char total[UTIL_SIZE_LEN], unique[UTIL_SIZE_LEN], oldest[32], newest[32];
 
 	if (r->error) {
-		fprintf(out, "%-40s %6s %9s %11s %11s %-10s %s\n", r->name, "-", "-", "-", "-", "-",
-			"-");
-		fprintf(out, "  not scanned: %s\n", r->error);
+		out_line(out, "%-40s %6s %9s %11s %11s %-10s %s", r->name, "-", "-", "-", "-", "-",
+			 "-");
+		out_line(out, "  not scanned: %s", r->error);
 		return;
 	}
 	util_format_size((int64_t)(r->total_bytes), total, sizeof(total));
 	util_format_size((int64_t)(r->unique_bytes), unique, sizeof(unique));
 	format_day(r->oldest, oldest);
 	format_day(r->newest, newest);
-	fprintf(out, "%-40s %6zu %9zu %11s %11s %-10s %s\n", r->name, r->tags, r->manifests,
-		total, unique, oldest, newest);
+	out_line(out, "%-40s %6zu %9zu %11s %11s %-10s %s", r->name, r->tags, r->manifests, total,
+		 unique, oldest, newest);
 }
 
 void report_print_text(const struct report *r, size_t top, FILE *out)

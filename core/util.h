@@ -3,6 +3,7 @@
 #ifndef RS_UTIL_H
 #define RS_UTIL_H
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -54,6 +55,7 @@ struct buf {
 };
 void buf_append(struct buf *b, const void *data, size_t len);
 void buf_printf(struct buf *b, const char *fmt, ...) RS_FMT(2, 3);
+void buf_vprintf(struct buf *b, const char *fmt, va_list ap) RS_FMT(2, 0);
 void buf_free(struct buf *b);
 
 /* Appends the whole file at path to b.  0, or -1 (errno set) when it cannot be read. */

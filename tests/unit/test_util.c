@@ -1,4 +1,5 @@
 /* test_util.c - duration and RFC 3339 parsing, first-error-wins text. */
+#include "log.h"
 #include "tests.h"
 #include "util.h"
 
@@ -152,6 +153,33 @@ static void test_pool(void)
 	pool_free(NULL);
 }
 
+/* What a hostile registry may put in a name reaches a terminal only as \xNN. */
+static void test_escape(void)
+{
+	static const struct {
+		const char *in, *out;
+	} cases[] = {
+		{"team/app:v1.2", "team/app:v1.2"},
+		{"a\033]0;pwned\007b", "a\\x1b]0;pwned\\x07b"},
+		{"line\nforged: ok", "line\\x0aforged: ok"},
+		{"\033[2J\r\t\177", "\\x1b[2J\\x0d\\x09\\x7f"},
+		{"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x90\xb3", "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x90\xb3"},
+		{"c1 \xc2\x9b" "31m", "c1 \\xc2\\x9b31m"},     /* CSI as a C1 control */
+		{"raw \x9b" "31m", "raw \\x9b31m"},               /* and as a lone byte */
+		{"short \xe2\x82", "short \\xe2\\x82"},     /* cut sequence */
+		{"overlong \xc0\xaf", "overlong \\xc0\\xaf"}, /* "/" in two bytes */
+		{"surrogate \xed\xa0\x80", "surrogate \\xed\\xa0\\x80"},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct buf b = {0};
+
+		out_escape(&b, cases[i].in);
+		CU_ASSERT_STRING_EQUAL(b.data ? b.data : "", cases[i].out);
+		buf_free(&b);
+	}
+}
+
 void suite_util(void)
 {
 	static const struct test_case cases[] = {
@@ -162,6 +190,7 @@ void suite_util(void)
 		{"repository names and digests", test_names},
 		{"sizes for people", test_format_size},
 		{"pools", test_pool},
+		{"terminal escaping", test_escape},
 		{NULL, NULL},
 	};
 	tests_add_suite("util", cases);
