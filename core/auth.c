@@ -281,10 +281,12 @@ fail:
 
 static char *read_password_file(const char *path, struct rs_err *e)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	/* O_NONBLOCK: a FIFO planted there must not hang the run; it is refused below. */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	struct stat st;
 	char *pw = NULL;
 	size_t len = 0;
+	const char *why;
 
 	if (fd < 0) {
 		err_set(e, "%s: cannot open password file: %s", path, strerror(errno));
@@ -292,6 +294,8 @@ static char *read_password_file(const char *path, struct rs_err *e)
 	}
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
 		err_set(e, "%s: password file is not a regular file", path);
+	else if ((why = util_untrusted(&st)))
+		err_set(e, "%s: password file is %s", path, why);
 	else if (st.st_mode & (S_IRGRP | S_IROTH))
 		err_set(e, "%s: password file is readable by group or others (chmod 600 it)", path);
 	else if (!(pw = read_all(fd, PASSWORD_MAX, &len)))

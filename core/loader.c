@@ -2,11 +2,13 @@
 #include "loader.h"
 
 #include <dlfcn.h>
+#include <errno.h>
 #include <libgen.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "host.h"
@@ -142,13 +144,38 @@ static int check_desc(const char *path, const char *expect_name, const struct rs
 	return 0;
 }
 
+/* dlopen runs a module's constructors: a file, or a directory, others could have written
+ * is refused before it is opened. */
+static int trusted(const char *path, struct rs_err *e)
+{
+	char *copy = xstrdup(path), *dir = dirname(copy);
+	struct stat st;
+	const char *why = NULL, *what = path;
+
+	if (stat(path, &st) != 0) {
+		err_set(e, "cannot load %s: %s", path, strerror(errno));
+		free(copy);
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode))
+		why = "not a regular file";
+	else if (!(why = util_untrusted(&st)) && stat(dir, &st) == 0)
+		why = util_untrusted(&st), what = dir;
+	if (why)
+		err_set(e, "%s: refused: %s is %s", path, what, why);
+	free(copy);
+	return why ? -1 : 0;
+}
+
 int loader_open_file(const char *path, const char *expect_name, void **handle,
 		     const struct rs_module **desc, struct rs_err *e)
 {
-	void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+	void *h = trusted(path, e) == 0 ? dlopen(path, RTLD_NOW | RTLD_LOCAL) : NULL;
 	const struct rs_module *d;
 	char *name = NULL;
 
+	if (err_isset(e))
+		return -1;
 	if (!h) {
 		err_set(e, "cannot load %s", dlerror());
 		return -1;

@@ -24,6 +24,13 @@ char *xasprintf(const char *fmt, ...) RS_FMT(1, 2);
  * a long-lived string would split the hole the next transfer's buffer needs.  Allocations
  * abort on exhaustion like xmalloc; they are owned by the pool, never free()d alone. */
 struct pool;
+struct stat;
+
+/* Why a file (or directory) described by st must not be trusted to hold code or secrets,
+ * or NULL: it is owned by neither root nor the effective user, or group or others may
+ * write it (OpenSSH's StrictModes).  The text is static. */
+const char *util_untrusted(const struct stat *st);
+
 /* Writes all n bytes of p to fd, through short writes and EINTR.  0, or -1 with errno. */
 int util_write_all(int fd, const char *p, size_t n);
 
