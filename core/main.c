@@ -886,14 +886,16 @@ static void on_signal(int sig)
 }
 
 /* SIGINT/SIGTERM stop new requests and let those in flight finish, so the summary is
- * exact; a second signal kills as usual (SA_RESETHAND). */
+ * exact; a second signal kills as usual (SA_RESETHAND).  No SA_RESTART: a call blocked in
+ * the kernel (a FIFO where a file should be) returns EINTR instead of swallowing the
+ * signal. */
 static void catch_signals(void)
 {
 	struct sigaction sa;
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
-	sa.sa_flags = SA_RESETHAND | SA_RESTART;
+	sa.sa_flags = SA_RESETHAND;
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);

@@ -365,6 +365,30 @@ static char *walk_reason(const struct walk *w, size_t k, const struct dispatch_r
 	return xasprintf("%s: %s", name, w->reason[k]);
 }
 
+/* A tag the registry listed under a name outside the tag grammar (registry.c marks it)
+ * keeps the image it names, and so every tag on that image, whatever the policy said. */
+static void keep_invalid_names(struct plan_repo *pr, const struct reg_repo *rr)
+{
+	for (size_t i = 0; i < rr->count; i++) {
+		if (!rr->images[i].invalid_name || !rr->images[i].digest)
+			continue;
+		for (size_t j = 0; j < pr->tag_count; j++) {
+			struct plan_tag *t = &pr->tags[j];
+			int own = rr->images[j].invalid_name; /* pr->tags parallels rr->images */
+
+			if (!t->digest || strcmp(t->digest, rr->images[i].digest) != 0 ||
+			    (t->verdict == RS_KEEP && !t->subject && !own))
+				continue; /* kept already, for its own reason */
+			t->verdict = RS_KEEP;
+			free(t->reason);
+			t->reason = xstrdup(own ? "invalid tag name: kept"
+						: "shares its image with a tag of invalid name: kept");
+			free(t->subject); /* kept as it is, not with a subject */
+			t->subject = NULL;
+		}
+	}
+}
+
 void sweep_decide(const struct stack *s, const struct reg_repo *rr, int64_t now,
 		  struct plan_repo *pr)
 {
@@ -418,6 +442,7 @@ void sweep_decide(const struct stack *s, const struct reg_repo *rr, int64_t now,
 			plan_add_deletion(pr, w.imgs[k].digest, w.imgs[k].media_type, NULL, 0)
 			    ->reason = walk_reason(&w, k, &res[k]);
 	}
+	keep_invalid_names(pr, rr);
 	graph_settle(pr, rr);
 out:
 	strmap_free(&by_digest);
@@ -766,8 +791,10 @@ static void fetch_missing_bodies(struct registry *reg, struct plan *p, int gone_
 	free(gets);
 }
 
+/* Skips every deletion of r, and says so once: the summary points at the warnings. */
 static void skip_repo(struct plan_repo *r, const char *why)
 {
+	log_msg(RS_LOG_WARN, "%s: its %zu deletions skipped: %s", r->name, r->deletion_count, why);
 	for (size_t k = 0; k < r->deletion_count; k++)
 		if (!r->deletions[k].skipped)
 			r->deletions[k].skipped = xstrdup(why);

@@ -1,6 +1,7 @@
 /* gc_distribution.c - after a sweep, run distribution's `registry garbage-collect` between
  * optional before/after commands, report what it reclaimed against the plan's estimate, and
  * have the core check that everything kept survived. */
+#define _GNU_SOURCE /* memmem */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -31,29 +32,45 @@ struct gc {
 	int verify;               /* ask the core to re-check what the run kept */
 };
 
+/* Shell syntax that separates words: a script given to "sh -c" is read word by word. */
+#define WORD_BREAKS " \t\n;|&'\"()`"
+
+/* Whether word, after "garbage-collect" was seen (*in_gc), asks for --delete-untagged. */
+static int untagged_word(const char *word, size_t len, int *in_gc)
+{
+	if (len >= 17 && memmem(word, len, "--delete-untagged", 17))
+		return 1;
+	if (len == 15 && memcmp(word, "garbage-collect", 15) == 0) {
+		*in_gc = 1;
+		return 0;
+	}
+	if (!*in_gc || len < 2 || word[0] != '-' || word[1] == '-')
+		return 0;
+	/* A cluster of boolean shorthands such as "-dm"; stop at a letter that may take a
+	 * value. */
+	for (size_t i = 1; i < len && (word[i] == 'd' || word[i] == 'm'); i++)
+		if (word[i] == 'm')
+			return 1;
+	return 0;
+}
+
 /* The argv element asking for distribution's --delete-untagged (or its -m shorthand after
- * "garbage-collect"), or NULL. */
+ * "garbage-collect"), or NULL.  Each element is read as shell words too, so the flag
+ * cannot hide in an "sh -c '...'" script. */
 static const char *untagged_flag(char *const *argv)
 {
 	int in_gc = 0;
 
 	for (size_t i = 0; argv[i]; i++) {
-		const char *a = argv[i];
+		const char *p = argv[i];
 
-		/* A substring test also catches the flag inside "sh -c '...'" wrappers. */
-		if (strstr(a, "--delete-untagged"))
-			return a;
-		if (strcmp(a, "garbage-collect") == 0) {
-			in_gc = 1;
-			continue;
-		}
-		if (!in_gc || a[0] != '-' || a[1] == '-')
-			continue;
-		/* A cluster of boolean shorthands such as "-dm"; stop at a letter that may take a
-		 * value. */
-		for (const char *p = a + 1; *p == 'd' || *p == 'm'; p++) {
-			if (*p == 'm')
-				return a;
+		while (*p) {
+			size_t len = strcspn(p, WORD_BREAKS);
+
+			if (untagged_word(p, len, &in_gc))
+				return argv[i];
+			p += len;
+			p += strspn(p, WORD_BREAKS);
 		}
 	}
 	return NULL;

@@ -2,7 +2,8 @@
 # Code and secrets regsweep reads must be the invoking user's or root's and writable by
 # nobody else (OpenSSH's StrictModes): a module file or directory others could write, or a
 # module owned by another user, is refused before dlopen runs any of its code (also by
-# `regsweep modules`); so is such a password file, and a FIFO in its place cannot hang the run.
+# `regsweep modules`); so is such a password file, and a FIFO in its place cannot hang the run
+# (nor, elsewhere, swallow the first SIGTERM).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -79,4 +80,29 @@ mkfifo -m 600 "$dir/pw"
 expect_rc 2 "$dir/pw-fifo" timeout 20 "$REGSWEEP" plan -c "$stack"
 assert_contains "$(cat "$dir/pw-fifo.err")" "$dir/pw: password file is not a regular file" \
 	"a FIFO does not hang the run"
+# A first SIGTERM while regsweep is blocked in the kernel (opening a FIFO where its docker
+# config should be) ends the run: with SA_RESTART the open went on waiting and only a second
+# signal got through.
+mkfifo -m 600 "$dir/config.json"
+printf 'registry = { url = "http://127.0.0.1:9"; docker_config = "%s"; };\n%s\n' \
+	"$dir/config.json" 'policy = ( { module = "age"; control = "required"; args = { older_than = "1d"; }; } );' \
+	>"$dir/fifo.stack"
+"$REGSWEEP" plan -c "$dir/fifo.stack" >"$dir/fifo.out" 2>"$dir/fifo.err" &
+pid=$!
+sleep 1
+kill -0 "$pid" 2>/dev/null || fail "regsweep did not block on the FIFO: the test proves nothing"
+kill -TERM "$pid"
+for ((i = 0; i < 50; i++)); do
+	kill -0 "$pid" 2>/dev/null || break
+	sleep 0.1
+done
+if kill -0 "$pid" 2>/dev/null; then
+	kill -KILL "$pid"
+	fail "the first SIGTERM was swallowed: regsweep still runs"
+fi
+rc=0
+wait "$pid" || rc=$?
+[[ $rc != 0 ]] || fail "an interrupted run exited 0"
+assert_contains "$(cat "$dir/fifo.err")" "$dir/config.json: cannot read docker config: Interrupted system call" \
+	"what was interrupted"
 echo "PASS: strict files"

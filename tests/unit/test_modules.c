@@ -319,6 +319,13 @@ static void test_gc_distribution(void)
 		{"command = [\"true\"]; before = [\"sh\", \"-c\", \"registry garbage-collect "
 		 "--delete-untagged c.yml\"];",
 		 0, RS_ERR_ARGS, "before must not use --delete-untagged", "", 0},
+		/* The shorthand inside a shell script: the words of "sh -c" are read too. */
+		{"command = [\"sh\", \"-c\", \"exec docker-registry garbage-collect -m c.yml\"];", 0,
+		 RS_ERR_ARGS, "command must not use --delete-untagged", "", 0},
+		{"command = [\"sh\", \"-c\", \"registry garbage-collect c.yml;echo done -m\"];", 0,
+		 RS_ERR_ARGS, "command must not use --delete-untagged", "", 0},
+		{"command = [\"sh\", \"-c\", \"echo gc >>$GC_ORDER; : -m\"];", 0, RS_OK, "",
+		 "gc ", 1},
 	};
 	char *order = tests_write_file("gc-order", "");
 
