@@ -59,7 +59,7 @@ static int is_journal(const char *path, struct rs_err *e)
 {
 	struct journal_log log;
 	struct rs_err why = {{0}};
-	int ok = journal_read(path, &log, &why) == 0;
+	int ok = journal_read(path, 0, &log, &why) == 0;
 
 	journal_log_free(&log);
 	if (!ok)
@@ -365,7 +365,7 @@ static int parse_line(const char *text, size_t len, struct journal_record *r, ch
 	return rc;
 }
 
-int journal_read(const char *path, struct journal_log *out, struct rs_err *e)
+int journal_read(const char *path, int lenient, struct journal_log *out, struct rs_err *e)
 {
 	struct buf text = {0};
 	size_t cap = 0, lineno = 0;
@@ -399,9 +399,15 @@ int journal_read(const char *path, struct journal_log *out, struct rs_err *e)
 						     "deletions were sent", path, lineno);
 				break;
 			}
-			err_set(e, "%s:%zu: %s", path, lineno, why);
-			rc = -1;
-			break;
+			if (!lenient) {
+				err_set(e, "%s:%zu: %s", path, lineno, why);
+				rc = -1;
+				break;
+			}
+			log_msg(RS_LOG_WARN, "%s:%zu: %s: skipped", path, lineno, why);
+			out->skipped++;
+			p = nl + 1;
+			continue;
 		}
 		r.line = lineno;
 		if (out->count == cap) {

@@ -63,14 +63,17 @@ struct journal_log {
 	char *path;
 	struct journal_record *records; /* in file order */
 	size_t count;
+	size_t skipped; /* lenient: lines that are not valid entries, each warned about */
 };
 
 /* Reads the journal at path into *out (caller-owned: journal_log_free it, also after a
  * failure).  Every line must be a valid entry whose manifest bytes hash to its digest, or
- * the whole journal is refused: -1 with "path: why" or "path:LINE: what" in e.  Only an
- * unterminated last line that does not parse is skipped, with a warning: it was being
- * written when regsweep stopped, so its deletions were never sent. */
-int journal_read(const char *path, struct journal_log *out, struct rs_err *e);
+ * the whole journal is refused: -1 with "path: why" or "path:LINE: what" in e; unless
+ * lenient, when such a line is skipped with a warning naming it and counted (an entry's
+ * bytes prove themselves, so the others are still good to restore).  An unterminated last
+ * line that does not parse is always skipped, with a warning: it was being written when
+ * regsweep stopped, so its deletions were never sent. */
+int journal_read(const char *path, int lenient, struct journal_log *out, struct rs_err *e);
 void journal_log_free(struct journal_log *log);
 
 /* The registry every entry names (borrowed from log), or NULL when they name several or

@@ -613,8 +613,14 @@ static int cmd_undo(struct cli *c)
 		rc = fail(SWEEP_EXIT_USAGE, "%s", e.msg);
 		goto out;
 	}
-	if (journal_read(path, &log, &e)) {
+	if (journal_read(path, 1, &log, &e)) {
 		rc = fail(SWEEP_EXIT_USAGE, "%s", e.msg);
+		goto out;
+	}
+	if (!log.count && log.skipped) {
+		rc = fail(SWEEP_EXIT_USAGE, "%s: not one entry can be restored (see the warnings "
+					    "above); nothing was sent",
+			  path);
 		goto out;
 	}
 	if (!log.count) {
@@ -639,8 +645,10 @@ static int cmd_undo(struct cli *c)
 		printf("; %zu failed", res.failed);
 	if (res.other)
 		printf("; %zu entries of other registries left alone", res.other);
+	if (log.skipped)
+		printf("; %zu lines could not be read (see the warnings)", log.skipped);
 	putchar('\n');
-	rc = res.failed ? SWEEP_EXIT_FAILED : SWEEP_EXIT_OK;
+	rc = res.failed || log.skipped ? SWEEP_EXIT_FAILED : SWEEP_EXIT_OK;
 out:
 	registry_close(reg);
 	journal_log_free(&log);
@@ -768,12 +776,20 @@ static void usage(FILE *out)
 
 static int parse_options(const struct command *cmd, int argc, char **argv, struct cli *c)
 {
-	int opt;
+	int opt, li = -1;
 
 	opterr = 0;
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, ":c:o:f:r:m:j:nvqhFA:T:J:I:N:", long_options, NULL)) !=
+	while ((opt = getopt_long(argc, argv, ":c:o:f:r:m:j:nvqhFA:T:J:I:N:", long_options, &li)) !=
 	       -1) {
+		/* As typed: argv[optind - 1] is the option's value when it takes one. */
+		char name[32];
+
+		if (li >= 0)
+			snprintf(name, sizeof(name), "--%s", long_options[li].name);
+		else
+			snprintf(name, sizeof(name), "-%c", opt);
+		li = -1;
 		if (opt == '?')
 			return fail(SWEEP_EXIT_USAGE, "%s: unknown option %s (see regsweep --help)",
 				    cmd->name, argv[optind - 1]);
@@ -782,7 +798,7 @@ static int parse_options(const struct command *cmd, int argc, char **argv, struc
 				    argv[optind - 1]);
 		if (!strchr(cmd->options, opt))
 			return fail(SWEEP_EXIT_USAGE, "%s does not take %s (usage: regsweep %s)",
-				    cmd->name, argv[optind - 1], cmd->usage);
+				    cmd->name, name, cmd->usage);
 		switch (opt) {
 		case 'c':
 			c->sweep.stack_path = optarg;

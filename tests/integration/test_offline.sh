@@ -172,4 +172,10 @@ expect_rc 2 "$dir/trunc" "$REGSWEEP" decide -c "$dir/good.stack" --images "$dir/
 assert_contains "$(cat "$dir/trunc.err")" "$dir/trunc.json: not valid JSON" "truncated file"
 expect_rc 2 "$dir/noimages" "$REGSWEEP" decide -c "$dir/good.stack"
 assert_contains "$(cat "$dir/noimages.err")" "decide needs --images FILE.json" "no --images"
+# An option a command does not take is named as typed, not by its value.
+expect_rc 2 "$dir/opt" "$REGSWEEP" undo "$dir/j.jsonl" -o "$dir/x.json"
+assert_eq "regsweep: error: undo does not take -o (usage: regsweep undo JOURNAL [-c STACK] [--registry URL])" \
+	"$(cat "$dir/opt.err")" "a short option"
+expect_rc 2 "$dir/longopt" "$REGSWEEP" plan -c "$dir/good.stack" --journal "$dir/j.jsonl"
+assert_contains "$(cat "$dir/longopt.err")" "plan does not take --journal (usage: " "a long option"
 echo "PASS: offline check and decide"

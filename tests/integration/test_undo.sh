@@ -68,9 +68,13 @@ for d in $kids; do
 	assert_eq 404 "$(reg_status undo/multi "$d")" "child $d after run"
 done
 
-# Refused before anything is sent: a manifest edited in the journal, a missing journal.
-sed '1s/schemaVersion/schemaVersioN/' "$J" >"$REG_DIR/edited.jsonl"
+# Refused before anything is sent: a journal none of whose manifests hash to their digests
+# any more, a missing journal.
+sed 's/schemaVersion/schemaVersioN/' "$J" >"$REG_DIR/edited.jsonl"
 expect_rc 2 "$REG_DIR/edited" "$REGSWEEP" undo "$REG_DIR/edited.jsonl"
+assert_contains "$(cat "$REG_DIR/edited.err")" \
+	"$REG_DIR/edited.jsonl: not one entry can be restored (see the warnings above); nothing was sent" \
+	"an edited journal"
 assert_contains "$(cat "$REG_DIR/edited.err")" "$REG_DIR/edited.jsonl:1: " "edited line named"
 assert_contains "$(cat "$REG_DIR/edited.err")" "the manifest's bytes hash to" "edited: why"
 expect_rc 2 "$REG_DIR/missing" "$REGSWEEP" undo "$REG_DIR/no-such.jsonl"
@@ -156,4 +160,19 @@ assert_eq "restored 13 manifests (7 tags) from $J3" "$(cat "$REG_DIR/repushed.ou
 	"undo summary with a re-pushed tag"
 assert_eq "$(sed "s|^undo/app a1 .*|undo/app a1 $new_a1|" <<<"$before")" "$(listing)" \
 	"every tag back but the re-pushed one"
+# One damaged line does not cost the others: undo restores every entry whose bytes prove
+# themselves, names the line it could not read and exits 1.
+J5=$REG_DIR/damaged.jsonl
+"$REGSWEEP" run -c "$REG_DIR/undo.stack" --journal "$J5" >/dev/null
+first=$("$RS_PYTHON" -c 'import json, sys
+e = json.loads(open(sys.argv[1]).readline())
+print(e["repository"] + "@" + e["digest"])' "$J5")
+sed '1s/schemaVersion/schemaVersioN/' "$J5" >"$REG_DIR/damaged-1.jsonl"
+expect_rc 1 "$REG_DIR/damaged" "$REGSWEEP" undo "$REG_DIR/damaged-1.jsonl"
+assert_contains "$(cat "$REG_DIR/damaged.err")" "$REG_DIR/damaged-1.jsonl:1: " "the damaged line named"
+assert_contains "$(cat "$REG_DIR/damaged.out")" "; 1 lines could not be read (see the warnings)" \
+	"the summary counts it"
+assert_eq 404 "$(reg_status "${first%@*}" "${first#*@}")" "the damaged entry's manifest stays deleted"
+n=$(($(wc -l <"$J5") - 1))
+assert_contains "$(cat "$REG_DIR/damaged.out")" "restored $n manifests" "every other entry restored"
 echo "PASS: undo"

@@ -103,7 +103,7 @@ static void test_round_trip(void)
 	free(want);
 	free(text);
 
-	CU_ASSERT_EQUAL_FATAL(journal_read(path, &log, &e), 0);
+	CU_ASSERT_EQUAL_FATAL(journal_read(path, 0, &log, &e), 0);
 	CU_ASSERT_EQUAL_FATAL(log.count, 2);
 	r = &log.records[0];
 	CU_ASSERT_EQUAL(r->line, 1);
@@ -129,7 +129,7 @@ static void test_round_trip(void)
 
 	/* Opening again appends. */
 	write_samples(path, image_digest, index_digest);
-	CU_ASSERT_EQUAL(journal_read(path, &log, &e), 0);
+	CU_ASSERT_EQUAL(journal_read(path, 0, &log, &e), 0);
 	CU_ASSERT_EQUAL(log.count, 4);
 	CU_ASSERT_FALSE(err_isset(&e));
 	journal_log_free(&log);
@@ -190,7 +190,7 @@ static void test_malformed_line(void)
 			     strchr(text, '\n') + 1);
 	free(path);
 	path = tests_write_file("malformed.jsonl", with_bad);
-	CU_ASSERT_EQUAL(journal_read(path, &log, &e), -1);
+	CU_ASSERT_EQUAL(journal_read(path, 0, &log, &e), -1);
 	want = xasprintf("%s:2: not a JSON object", path);
 	CU_ASSERT_STRING_EQUAL(e.msg, want);
 	journal_log_free(&log);
@@ -202,7 +202,7 @@ static void test_malformed_line(void)
 	path = tests_write_file("nodigest.jsonl",
 				"\n{\"registry\":\"" REG "\",\"repository\":\"a\",\"tags\":[],"
 				"\"manifest\":\"{}\",\"time\":\"2024-05-01T10:20:30Z\"}\n");
-	CU_ASSERT_EQUAL(journal_read(path, &log, &e), -1);
+	CU_ASSERT_EQUAL(journal_read(path, 0, &log, &e), -1);
 	want = xasprintf("%s:2: \"digest\" is missing or not a digest", path);
 	CU_ASSERT_STRING_EQUAL(e.msg, want);
 	journal_log_free(&log);
@@ -213,7 +213,7 @@ static void test_malformed_line(void)
 	memset(&e, 0, sizeof(e));
 	with_bad = xasprintf("%.*s x\n", (int)(strchr(text, '\n') - text), text);
 	path = tests_write_file("trailing.jsonl", with_bad);
-	CU_ASSERT_EQUAL(journal_read(path, &log, &e), -1);
+	CU_ASSERT_EQUAL(journal_read(path, 0, &log, &e), -1);
 	want = xasprintf("%s:1: not a JSON object", path);
 	CU_ASSERT_STRING_EQUAL(e.msg, want);
 	journal_log_free(&log);
@@ -223,7 +223,7 @@ static void test_malformed_line(void)
 
 	memset(&e, 0, sizeof(e));
 	path = tests_write_file("empty.jsonl", "");
-	CU_ASSERT_EQUAL(journal_read(path, &log, &e), 0);
+	CU_ASSERT_EQUAL(journal_read(path, 0, &log, &e), 0);
 	CU_ASSERT_EQUAL(log.count, 0);
 	CU_ASSERT_PTR_NULL(journal_registry(&log));
 	journal_log_free(&log);
@@ -231,7 +231,7 @@ static void test_malformed_line(void)
 
 	memset(&e, 0, sizeof(e));
 	path = fresh_path("missing.jsonl");
-	CU_ASSERT_EQUAL(journal_read(path, &log, &e), -1);
+	CU_ASSERT_EQUAL(journal_read(path, 0, &log, &e), -1);
 	want = xasprintf("%s: No such file or directory", path);
 	CU_ASSERT_STRING_EQUAL(e.msg, want);
 	journal_log_free(&log);
@@ -254,7 +254,7 @@ static void test_incomplete_last_line(void)
 	cut = xasprintf("%.*s", (int)(strlen(text) - 20), text);
 	free(path);
 	path = tests_write_file("partial.jsonl", cut);
-	CU_ASSERT_EQUAL(journal_read(path, &log, &e), 0);
+	CU_ASSERT_EQUAL(journal_read(path, 0, &log, &e), 0);
 	CU_ASSERT_EQUAL(log.count, 1);
 	journal_log_free(&log);
 	free(cut);
@@ -262,7 +262,7 @@ static void test_incomplete_last_line(void)
 	cut = xasprintf("%.*s\n", (int)(strlen(text) - 20), text);
 	free(path);
 	path = tests_write_file("partial.jsonl", cut);
-	CU_ASSERT_EQUAL(journal_read(path, &log, &e), -1);
+	CU_ASSERT_EQUAL(journal_read(path, 0, &log, &e), -1);
 	CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, "partial.jsonl:2: "));
 	journal_log_free(&log);
 	free(cut);
@@ -302,7 +302,7 @@ static void test_digest_mismatch(void)
 	p[strlen("schemaVersion\\\": ")] = '3';
 	free(path);
 	path = tests_write_file("mismatch.jsonl", text);
-	CU_ASSERT_EQUAL(journal_read(path, &log, &e), -1);
+	CU_ASSERT_EQUAL(journal_read(path, 0, &log, &e), -1);
 	p = xstrdup(image_body);
 	p[strstr(p, "2,") - p] = '3';
 	util_sha256(p, strlen(p), got);
@@ -330,7 +330,7 @@ static void test_registries(void)
 	memcpy(p, "http://127.0.0.1:5001", strlen(REG));
 	free(path);
 	path = tests_write_file("two.jsonl", both);
-	CU_ASSERT_EQUAL_FATAL(journal_read(path, &log, &e), 0);
+	CU_ASSERT_EQUAL_FATAL(journal_read(path, 0, &log, &e), 0);
 	CU_ASSERT_EQUAL(log.count, 4);
 	CU_ASSERT_PTR_NULL(journal_registry(&log));
 	journal_log_free(&log);
