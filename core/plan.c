@@ -40,6 +40,24 @@ struct plan_deletion *plan_add_deletion(struct plan_repo *repo, const char *dige
 	return d;
 }
 
+struct plan_deletion *plan_find_deletion(struct plan_repo *repo, const char *digest)
+{
+	uintptr_t k;
+	int fresh;
+
+	/* Deletions only grow at the end, and their digests never move: index the new ones
+	 * (the first of a digest wins, as a search from the start would find it). */
+	for (; repo->indexed < repo->deletion_count; repo->indexed++) {
+		void **slot = strmap_slot(&repo->by_digest, repo->deletions[repo->indexed].digest,
+					  &fresh);
+
+		if (fresh)
+			*slot = (void *)(uintptr_t)(repo->indexed + 1);
+	}
+	k = (uintptr_t)strmap_get(&repo->by_digest, digest);
+	return k ? &repo->deletions[k - 1] : NULL;
+}
+
 static int by_digest(const void *a, const void *b, void *tags_)
 {
 	const struct plan_tag *tags = tags_;
@@ -587,6 +605,7 @@ void plan_free(struct plan *p)
 		free(r->error);
 		free(r->guard);
 		free(r->policy);
+		strmap_free(&r->by_digest);
 	}
 	free(p->repos);
 	free(p->registry);

@@ -56,6 +56,9 @@ struct plan_repo {
 	char *guard; /* non-NULL: a guard refuses this repository's deletions (plan_check_guards) */
 	char *policy; /* "file:line" of the policy that decided it; NULL when unknown */
 	int64_t reclaimable_bytes; /* blobs GC can free that are counted here; -1 unknown */
+	/* plan_find_deletion's index: digest -> position + 1 of the first `indexed` deletions */
+	struct strmap by_digest;
+	size_t indexed;
 };
 
 /* Per-repository limits a plan must respect unless forced (stack `guards`). */
@@ -99,6 +102,10 @@ void plan_group_digests(struct plan_repo *repo);
 struct plan_deletion *plan_add_deletion(struct plan_repo *repo, const char *digest,
 					 const char *media_type, char *const *tags,
 					 size_t tag_count);
+
+/* repo's deletion of digest, or NULL; valid until the next plan_add_deletion.  Indexed by
+ * digest, so asking for every deletion is linear. */
+struct plan_deletion *plan_find_deletion(struct plan_repo *repo, const char *digest);
 
 void plan_totals(const struct plan *p, struct plan_totals *t);
 

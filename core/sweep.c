@@ -465,7 +465,6 @@ static char *file_sha256(const char *path)
 	return failed ? NULL : xstrdup(hash);
 }
 
-static struct plan_deletion *find_deletion(struct plan_repo *r, const char *digest);
 static void fetch_missing_bodies(struct registry *reg, struct plan *p, int gone_is_done);
 
 /* Whether any tag of r names digest: then it is in the graph and the graph decides. */
@@ -489,7 +488,7 @@ static void add_api_referrers(struct plan_repo *r, const struct reg_repo *rr,
 	for (size_t i = 0; i < q->count; i++) {
 		struct plan_deletion *d;
 
-		if (find_deletion(r, q->found[i].digest) || tagged(r, q->found[i].digest) ||
+		if (plan_find_deletion(r, q->found[i].digest) || tagged(r, q->found[i].digest) ||
 		    strmap_get(&kept, q->found[i].digest))
 			continue;
 		d = plan_add_deletion(r, q->found[i].digest, q->media_types[i], NULL, 0);
@@ -684,10 +683,39 @@ static const struct reg_image *find_tag(const struct reg_repo *now, const size_t
 	return NULL;
 }
 
+/* A rescanned repository's tags by digest: head holds the first index + 1 of each digest's
+ * tags, next[i] the index + 1 of the one after tag i; 0 ends a chain. */
+struct tags_by_digest {
+	struct strmap head;
+	size_t *next;
+};
+
+static void tags_by_digest_build(struct tags_by_digest *t, const struct reg_repo *now)
+{
+	int fresh;
+
+	t->next = xcalloc(now->count + 1, sizeof(size_t));
+	for (size_t i = now->count; i-- > 0;) {
+		void **slot;
+
+		if (!now->images[i].digest)
+			continue;
+		slot = strmap_slot(&t->head, now->images[i].digest, &fresh);
+		t->next[i] = fresh ? 0 : (uintptr_t)*slot;
+		*slot = (void *)(uintptr_t)(i + 1);
+	}
+}
+
+static void tags_by_digest_free(struct tags_by_digest *t)
+{
+	strmap_free(&t->head);
+	free(t->next);
+}
+
 /* Why deletion d must not go ahead given the repository as it is now, or NULL: one of its
  * tags now points elsewhere, or a tag the plan did not see points at its digest. */
 static char *changed_since_plan(const struct plan_deletion *d, const struct reg_repo *now,
-				const size_t *order)
+				const size_t *order, const struct tags_by_digest *on)
 {
 	size_t on_digest = 0;
 
@@ -701,23 +729,14 @@ static char *changed_since_plan(const struct plan_deletion *d, const struct reg_
 			return xasprintf("tag %s moved to %s since the plan", d->tags[k],
 					 img->digest ? img->digest : "an unknown digest");
 	}
-	for (size_t i = 0; i < now->count; i++) {
-		if (!now->images[i].digest || strcmp(now->images[i].digest, d->digest))
-			continue;
+	for (uintptr_t i = (uintptr_t)strmap_get(&on->head, d->digest); i; i = on->next[i - 1]) {
 		on_digest++;
-		if (on_digest > d->tag_count || !planned_tag(d, now->images[i].tag))
-			return xasprintf("digest gained tag %s since the plan", now->images[i].tag);
+		if (on_digest > d->tag_count || !planned_tag(d, now->images[i - 1].tag))
+			return xasprintf("digest gained tag %s since the plan", now->images[i - 1].tag);
 	}
 	return NULL;
 }
 
-static struct plan_deletion *find_deletion(struct plan_repo *r, const char *digest)
-{
-	for (size_t k = 0; k < r->deletion_count; k++)
-		if (strcmp(r->deletions[k].digest, digest) == 0)
-			return &r->deletions[k];
-	return NULL;
-}
 
 /* Skips every deletion a manifest that stays references: an index pushed since the plan,
  * or one whose own deletion was skipped (and so on down). */
@@ -740,7 +759,7 @@ static void skip_referenced(struct plan_repo *r, const struct reg_repo *now)
 				continue;
 			for (size_t c = 0; c < parent->child_count; c++) {
 				struct plan_deletion *d = strmap_get(&going, parent->children[c])
-								  ? find_deletion(r, parent->children[c])
+								  ? plan_find_deletion(r, parent->children[c])
 								  : NULL;
 
 				if (d && !d->skipped) {
@@ -824,6 +843,7 @@ static void verify_plan(struct registry *reg, struct plan *p)
 	}
 	for (size_t i = 0; i < scan.count && i < n; i++) {
 		const struct reg_repo *now = &scan.repos[i];
+		struct tags_by_digest on = {0};
 		size_t *order;
 
 		if (now->error) {
@@ -833,15 +853,17 @@ static void verify_plan(struct registry *reg, struct plan *p)
 			free(why);
 			continue;
 		}
-		order = xcalloc(now->count, sizeof(size_t));
+		order = xcalloc(now->count + 1, sizeof(size_t));
 		for (size_t k = 0; k < now->count; k++)
 			order[k] = k;
 		qsort_r(order, now->count, sizeof(size_t), by_tag, now->images);
+		tags_by_digest_build(&on, now);
 		for (size_t k = 0; k < repos[i]->deletion_count; k++) {
 			struct plan_deletion *d = &repos[i]->deletions[k];
 
-			d->skipped = changed_since_plan(d, now, order);
+			d->skipped = changed_since_plan(d, now, order, &on);
 		}
+		tags_by_digest_free(&on);
 		skip_referenced(repos[i], now);
 		for (size_t k = 0; k < repos[i]->deletion_count; k++)
 			if (repos[i]->deletions[k].skipped)
@@ -877,7 +899,7 @@ static int followed(struct plan_repo *r, struct plan_deletion *d)
 
 	for (size_t i = 0; d->follows && i <= d->also_follows_count; i++) {
 		const char *digest = i ? d->also_follows[i - 1] : d->follows;
-		const struct plan_deletion *f = find_deletion(r, digest);
+		const struct plan_deletion *f = plan_find_deletion(r, digest);
 
 		if (f && !f->done && !f->error && !f->skipped) {
 			settled = 0;
