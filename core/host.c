@@ -23,7 +23,7 @@ static void host_log(const struct rs_ctx *ctx, enum rs_log_level level, const ch
 	char line[1024];
 	va_list ap;
 
-	if (level > RS_LOG_DEBUG)
+	if ((unsigned)level > RS_LOG_RESULT)
 		level = RS_LOG_DEBUG;
 	va_start(ap, fmt);
 	vsnprintf(line, sizeof(line), fmt, ap);

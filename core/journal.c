@@ -18,6 +18,7 @@
 #include "json.h"
 #include "log.h"
 #include "registry.h"
+#include "state.h"
 
 static const char *const index_types[] = {
 	"application/vnd.oci.image.index.v1+json",
@@ -209,52 +210,16 @@ int journal_close(struct journal *j, struct rs_err *e)
 }
 
 /* mkdir -p, each missing directory 0700: the journal holds what was deleted. */
-static int make_dirs(char *dir, struct rs_err *e)
-{
-	struct stat st;
-
-	for (char *p = dir + 1;; p++) {
-		char c = *p;
-
-		if (c != '/' && c != '\0')
-			continue;
-		*p = '\0';
-		if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
-			err_set(e, "cannot create %s: %s", dir, strerror(errno));
-			*p = c;
-			return -1;
-		}
-		*p = c;
-		if (!c)
-			break;
-	}
-	if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
-		err_set(e, "%s: not a directory", dir);
-		return -1;
-	}
-	return 0;
-}
-
 char *journal_default_path(struct rs_err *e)
 {
-	const char *state = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
 	time_t now = time(NULL);
 	char stamp[32];
 	struct tm tm;
-	char *dir, *path;
+	struct rs_err why = {{0}};
+	char *dir = state_dir(&why), *path;
 
-	/* The XDG base directory spec has a relative path in the variable ignored. */
-	if (state && state[0] == '/')
-		dir = xasprintf("%s/regsweep", state);
-	else if (home && home[0] == '/')
-		dir = xasprintf("%s/.local/state/regsweep", home);
-	else {
-		err_set(e, "neither XDG_STATE_HOME nor HOME names a directory for the journal: "
-			   "give --journal FILE");
-		return NULL;
-	}
-	if (make_dirs(dir, e) != 0) {
-		free(dir);
+	if (!dir) {
+		err_set(e, "%s: give --journal FILE", why.msg);
 		return NULL;
 	}
 	gmtime_r(&now, &tm);

@@ -146,10 +146,12 @@ void out_line(FILE *f, const char *fmt, ...)
 void log_msg(enum rs_log_level level, const char *fmt, ...)
 {
 	static const char *const prefix[] = {"regsweep: error: ", "regsweep: warning: ",
-					     "regsweep: ", "regsweep: "};
+					     "regsweep: ", "regsweep: ", "regsweep: "};
 	va_list ap;
 
-	if ((int)level > current_level)
+	if ((unsigned)level > RS_LOG_RESULT)
+		level = RS_LOG_DEBUG;
+	if (level != RS_LOG_RESULT && (int)level > current_level)
 		return;
 	progress_clear();
 	va_start(ap, fmt);

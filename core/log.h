@@ -13,7 +13,7 @@ void log_set_level(int level);
 int log_level(void);
 
 /* One line on stderr, prefixed "regsweep: " (and "error: "/"warning: " by level), escaped
- * as out_line escapes. */
+ * as out_line escapes.  RS_LOG_RESULT lines are shown at every level. */
 void log_msg(enum rs_log_level level, const char *fmt, ...) RS_FMT(2, 3);
 
 /* One line of output on f: fmt without its newline.  Registry names, tags and reasons come

@@ -21,6 +21,7 @@
 #include "plan.h"
 #include "registry.h"
 #include "report.h"
+#include "state.h"
 #include "sweep.h"
 
 #define PLAN_CLOCK_SKEW 300 /* seconds a plan may seem to come from the future */
@@ -41,6 +42,7 @@ struct cli {
 	int verbose;
 	size_t top; /* --top N: report the first N repositories only; 0: all */
 	const char *images; /* decide --images FILE.json */
+	int lock;           /* the registry's lock, held by apply, run and undo; -1 */
 	int64_t now;        /* decide --now TIME; RS_TIME_UNKNOWN: the file's, else the clock */
 	char **args; /* positional arguments */
 	int arg_count;
@@ -221,6 +223,19 @@ static int target_result(struct plan *p, const struct stack *s, const struct cli
 	return SWEEP_EXIT_OK;
 }
 
+/* One run at a time deletes from (or restores to) a registry: two overlapping nightly runs
+ * would both delete and both collect garbage.  The lock is held until the process ends. */
+static int take_lock(struct cli *c, const char *url)
+{
+	struct rs_err e = {{0}};
+	int busy;
+
+	c->lock = state_lock(url, &busy, &e);
+	if (c->lock >= 0)
+		return SWEEP_EXIT_OK;
+	return fail(busy ? SWEEP_EXIT_BUSY : SWEEP_EXIT_USAGE, "%s", e.msg);
+}
+
 static int concurrency_of(const struct cli *c, const struct stack *s)
 {
 	return c->sweep.concurrency > 0 ? c->sweep.concurrency : s->concurrency;
@@ -241,6 +256,8 @@ static int open_stack(struct cli *c, struct stack *s, struct registry **reg)
 	url = sweep_url(&c->sweep, s, &e);
 	if (!url)
 		return fail(SWEEP_EXIT_USAGE, "%s", e.msg);
+	if (c->sweep.will_delete && (rc = take_lock(c, url)) != SWEEP_EXIT_OK)
+		return rc;
 	rc = sweep_connect(url, concurrency_of(c, s), &s->net,
 			   c->sweep.will_delete ? AUTH_WANT_DELETE : 0, reg, &e);
 	if (rc != SWEEP_EXIT_OK)
@@ -372,16 +389,24 @@ static void print_applied(const struct plan *p)
 }
 
 /* Where what was deleted is journaled: with the summary, on stderr when stdout is JSON. */
-static void print_journal(const struct cli *c, const char *path)
+static void print_journal(const struct cli *c, const char *path, size_t after_steps_ran)
 {
 	char *line;
 
 	if (!path)
 		return;
-	line = xasprintf("journal: %s (regsweep undo %s restores what was deleted until the "
-			 "garbage collector runs)", path, path);
+	/* After a garbage collection the blobs of what was deleted are gone: undo would
+	 * restore manifests that point at nothing. */
+	if (after_steps_ran)
+		line = xasprintf("journal: %s (after-steps ran: if one collected garbage, what was "
+				 "deleted is gone for good and undo cannot bring it back)",
+				 path);
+	else
+		line = xasprintf("journal: %s (regsweep undo %s restores what was deleted until "
+				 "the garbage collector runs)",
+				 path, path);
 	if (c->json)
-		log_msg(RS_LOG_INFO, "%s", line);
+		log_msg(RS_LOG_RESULT, "%s", line);
 	else
 		puts(line);
 	free(line);
@@ -450,6 +475,8 @@ static int cmd_apply(struct cli *c)
 		rc = guard_result(&p, c);
 	if (rc == SWEEP_EXIT_OK)
 		rc = target_result(&p, &s, c);
+	if (rc == SWEEP_EXIT_OK)
+		rc = take_lock(c, p.registry);
 	if (rc != SWEEP_EXIT_OK) {
 		plan_free(&p);
 		stack_free(&s);
@@ -465,7 +492,7 @@ static int cmd_apply(struct cli *c)
 	print_plan(&p, c, 1);
 	if (!c->json)
 		print_applied(&p);
-	print_journal(c, journal);
+	print_journal(c, journal, 0);
 	free(journal);
 	plan_free(&p);
 	return rc;
@@ -478,6 +505,7 @@ static int cmd_run(struct cli *c)
 	struct registry *reg;
 	struct rs_err e = {{0}};
 	char *journal = NULL;
+	size_t ran = 0;
 	int rc;
 
 	c->sweep.will_delete = !c->dry_run;
@@ -496,16 +524,15 @@ static int cmd_run(struct cli *c)
 	print_plan(&p, c, !c->dry_run);
 	if (!c->json && !c->dry_run)
 		print_applied(&p);
-	print_journal(c, journal);
 	if (rc == SWEEP_EXIT_OK)
 		rc = scan_result(&p);
 	if (rc != SWEEP_EXIT_OK) {
 		if (s.after_count)
 			log_msg(RS_LOG_WARN, "after-steps skipped: the apply was not complete");
-		goto out;
-	}
-	if (sweep_after(&s, &p, reg, c->dry_run, &e))
+	} else if (sweep_after(&s, &p, reg, c->dry_run, &ran, &e)) {
 		rc = fail(SWEEP_EXIT_FAILED, "%s", e.msg);
+	}
+	print_journal(c, journal, ran);
 out:
 	free(journal);
 	registry_close(reg);
@@ -628,6 +655,8 @@ static int cmd_undo(struct cli *c)
 		goto out;
 	}
 	rc = undo_target(c, &s, &log, &url, &entries);
+	if (rc == SWEEP_EXIT_OK)
+		rc = take_lock(c, url);
 	if (rc != SWEEP_EXIT_OK)
 		goto out;
 	rc = sweep_connect(url, concurrency_of(c, &s), &s.net, AUTH_WANT_PUSH, &reg, &e);
@@ -770,7 +799,8 @@ static void usage(FILE *out)
 	      "      --version           print the version\n"
 	      "  -h, --help              this help\n"
 	      "\nexit codes: 0 done, 1 some requests failed, 2 usage, stack or module error,\n"
-	      "  3 refused by a guard, or deletions skipped because the registry changed\n",
+	      "  3 refused by a guard, or deletions skipped because the registry changed,\n"
+	      "  4 another regsweep is working on the same registry (nothing was done)\n",
 	      out);
 }
 
@@ -925,6 +955,7 @@ int main(int argc, char **argv)
 	c.max_plan_age = 24 * 3600;
 	c.max_plan_age_text = "24h";
 	c.now = RS_TIME_UNKNOWN;
+	c.lock = -1;
 	if (argc < 2)
 		return usage(stderr), SWEEP_EXIT_USAGE;
 	if (!strcmp(argv[1], "--version")) {

@@ -256,11 +256,13 @@ static int parse_arg(const config_setting_t *s, struct stack_arg *arg, struct rs
 	}
 }
 
+static int copy_bool(const config_setting_t *g, const char *name, int *out, struct rs_err *e);
+
 static int parse_entry(const config_setting_t *s, int is_policy, struct stack_entry *entry,
 		       struct rs_err *e)
 {
 	static const char *const policy_keys[] = {"module", "control", "args", NULL};
-	static const char *const after_keys[] = {"module", "args", NULL};
+	static const char *const after_keys[] = {"module", "always", "args", NULL};
 	const config_setting_t *args;
 	const char *module, *control;
 	char why[256];
@@ -284,6 +286,8 @@ static int parse_entry(const config_setting_t *s, int is_policy, struct stack_en
 		return -1;
 	}
 	entry->module = xstrdup(module);
+	if (!is_policy && copy_bool(s, "always", &entry->always, e))
+		return -1;
 	if (is_policy) {
 		control = member_string(s, "control", e);
 		if (!control) {

@@ -46,6 +46,7 @@ struct stack_entry {
 	struct stack_arg *args;
 	size_t arg_count;
 	char *location; /* "file:line" of the entry */
+	int always;     /* after-steps: run even when nothing was deleted */
 	struct rs_ctx ctx;
 
 	/* Filled by the loader. */

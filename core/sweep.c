@@ -1083,7 +1083,7 @@ out:
 }
 
 int sweep_after(struct stack *s, const struct plan *p, struct registry *reg, int dry_run,
-		struct rs_err *e)
+		size_t *ran, struct rs_err *e)
 {
 	struct plan_totals t;
 	struct rs_run_summary sum;
@@ -1104,6 +1104,15 @@ int sweep_after(struct stack *s, const struct plan *p, struct registry *reg, int
 		struct stack_entry *en = &s->after[i];
 		char msg[400] = "";
 
+		/* A garbage collection (and the registry stopped for it) for nothing is
+		 * avoidable downtime. */
+		if (!t.done && !en->always) {
+			log_msg(RS_LOG_INFO, "%s: %s skipped: nothing was deleted (always = true runs "
+					     "it anyway)",
+				en->location, en->desc->name);
+			continue;
+		}
+		++*ran;
 		if (en->desc->after(&en->ctx, en->state, &sum, msg, sizeof(msg)) != RS_OK) {
 			err_set(e, "%s: %s: %s", en->location, en->desc->name,
 				msg[0] ? msg : "failed");

@@ -15,6 +15,8 @@ enum sweep_exit {
 	SWEEP_EXIT_USAGE = 2,  /* usage, stack or module error: nothing was deleted */
 	SWEEP_EXIT_REFUSED = 3, /* a guard refused the plan, or apply skipped deletions because
 				 * the registry changed since the plan */
+	SWEEP_EXIT_BUSY = 4,    /* another regsweep is deleting from (or restoring to) the same
+				 * registry: nothing was done */
 };
 
 /* Where a command takes the facts a stack may need beyond the API. */
@@ -89,9 +91,10 @@ struct journal;
 size_t sweep_apply(struct plan *p, struct registry *reg, int verify, struct journal *journal);
 
 /* Run the after-steps in order, told whether this was a dry run; reg (borrowed) serves
- * their host->verify_kept.  Returns 0, or -1 with
- * "file:line: module: what" in e at the first that fails. */
+ * their host->verify_kept.  A step is skipped when nothing was deleted, unless its entry
+ * says always = true; *ran counts those that ran (dry-run ones included).  Returns 0, or
+ * -1 with "file:line: module: what" in e at the first that fails. */
 int sweep_after(struct stack *s, const struct plan *p, struct registry *reg, int dry_run,
-		struct rs_err *e);
+		size_t *ran, struct rs_err *e);
 
 #endif

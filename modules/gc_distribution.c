@@ -250,7 +250,9 @@ static enum rs_status run_command(const struct gc *g, const struct rs_ctx *ctx,
 		 * colon and must not count. */
 		if (eligible && strstr(line, "blob eligible for deletion: "))
 			(*eligible)++;
-		g->host->log(ctx, RS_LOG_INFO, "%s%s", c->prefix, line);
+		/* The collector says a line per blob: all of it with -v, the tally below
+		 * otherwise. */
+		g->host->log(ctx, RS_LOG_DEBUG, "%s%s", c->prefix, line);
 	}
 	free(line);
 	fclose(f);
@@ -301,7 +303,7 @@ static void report(const struct gc *g, const struct rs_ctx *ctx,
 	} else if (estimate[0]) {
 		snprintf(tail, sizeof(tail), "; %s", estimate);
 	}
-	g->host->log(ctx, RS_LOG_INFO, "gc: %zu blob%s eligible for deletion%s", eligible,
+	g->host->log(ctx, RS_LOG_RESULT, "gc: %zu blob%s eligible for deletion%s", eligible,
 		     eligible == 1 ? "" : "s", tail);
 }
 

@@ -51,7 +51,13 @@ enum rs_arg_type {
 			     * arg_duration */
 };
 
-enum rs_log_level { RS_LOG_ERROR = 0, RS_LOG_WARN, RS_LOG_INFO, RS_LOG_DEBUG };
+enum rs_log_level {
+	RS_LOG_ERROR = 0,
+	RS_LOG_WARN,
+	RS_LOG_INFO,
+	RS_LOG_DEBUG,
+	RS_LOG_RESULT /* what a step achieved, one line: shown also with -q */
+};
 
 /* Image facts a policy module needs; the core fetches only what the stack asks for.  A
  * module whose needs depend on its arguments adds bits from `init` with host->need. */

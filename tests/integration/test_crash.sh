@@ -3,6 +3,7 @@
 # answered yet, a few DELETEs in, most of them in), and then `undo` of its journal: every
 # tag names the digest it named before, and every index child answers again. The journal
 # is synced before each batch of DELETEs is sent, so nothing deleted is missing from it.
+# Two runs at once on one registry: the second waits for nothing and exits 4.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -71,4 +72,25 @@ crash_at() {
 crash_at 0
 crash_at 3
 crash_at 12
+
+# Two overlapping runs on one registry (a nightly job that overran): the second exits 4 at
+# once and deletes nothing; the first deletes each manifest once.
+base=$(reg_delete_count)
+"$REGSWEEP" run -c "$REG_DIR/crash.stack" --journal "$REG_DIR/first.jsonl" \
+	>"$REG_DIR/first.out" 2>"$REG_DIR/first.err" &
+pid=$!
+for ((i = 0; i < 600 && $(reg_delete_count) == base; i++)); do
+	sleep 0.02
+done
+expect_rc 4 "$REG_DIR/second" "$REGSWEEP" run -c "$REG_DIR/crash.stack"
+assert_contains "$(cat "$REG_DIR/second.err")" \
+	"another regsweep (pid $pid) is working on $PROXY_URL; nothing was done (lock " \
+	"the second run names the first"
+expect_rc 4 "$REG_DIR/second-undo" "$REGSWEEP" undo "$REG_DIR/crash-12.jsonl"
+rc=0
+wait "$pid" || rc=$?
+assert_eq 0 "$rc" "the first run's exit code"
+planned=$(sed -n 's/^deleted \([0-9]*\) of \([0-9]*\) manifests.*/\1 \2/p' "$REG_DIR/first.out")
+[[ -n $planned && ${planned% *} == "${planned#* }" ]] || fail "the first run: $(cat "$REG_DIR/first.out")"
+assert_eq "${planned% *}" "$(($(reg_delete_count) - base))" "DELETEs: each manifest once"
 echo "PASS: crash"

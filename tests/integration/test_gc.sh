@@ -16,13 +16,14 @@ before=$(du -sb "$REG_ROOT" | cut -f1)
 blob_count() { find "$REG_ROOT/docker/registry/v2/blobs" -name data -type f | wc -l; }
 blobs_before=$(blob_count)
 
-# gc_stack FILE ARGS: keep_last 3, then gc_distribution (at line 4) with the settings ARGS.
+# gc_stack FILE ARGS [ENTRY]: keep_last 3, then gc_distribution (at line 4) with the settings
+# ARGS, and ENTRY in its entry (always = true).
 gc_stack() {
 	cat >"$1" <<STACK
 registry = { url = "$REG_URL"; };
 policy = ( { module = "keep_last"; control = "required"; args = { count = 3; }; } );
 after = (
-  { module = "gc_distribution";
+  { module = "gc_distribution"; ${3:-}
     args = { $2 storage_root = "$REG_ROOT"; }; }
 );
 STACK
@@ -55,25 +56,35 @@ assert_eq "build-18 build-19 build-20" "$(reg_tags gc/app-1 | tr '\n' ' ' | sed 
 assert_contains "$(cat "$REG_DIR/run.txt")" "kept tags: manifests, children and blobs all answer" \
 	"post-GC validation by default"
 
-# hook_stack FILE BEFORE_RC GC_RC AFTER_RC [MORE_ARGS]: before, the collector and after each
-# append their name to $REG_DIR/order and print it, then exit with their RC; the collector
-# runs the real one when its RC is 0. Nothing is left to delete: after-steps still run.
+# hook_stack FILE BEFORE_RC GC_RC AFTER_RC [MORE_ARGS] [ENTRY]: before, the collector and
+# after each append their name to $REG_DIR/order and print it, then exit with their RC; the
+# collector runs the real one when its RC is 0. Nothing is left to delete: the step runs
+# only with always = true (ENTRY, by default).
 hook_stack() {
 	local note="tee -a '$REG_DIR/order'"
 	gc_stack "$1" "before = [ \"sh\", \"-c\", \"echo before | $note; exit $2\" ];
              command = [ \"sh\", \"-c\", \"echo gc | $note; [ $3 = 0 ] || exit $3;
                          exec docker-registry garbage-collect '$REG_CONFIG'\" ];
-             after = [ \"sh\", \"-c\", \"echo after | $note; exit $4\" ]; ${5:-}"
+             after = [ \"sh\", \"-c\", \"echo after | $note; exit $4\" ]; ${5:-}" \
+		"${6-always = true;}"
 }
 
-# hook_case NAME RC ORDER BEFORE_RC GC_RC AFTER_RC [MORE_ARGS]: runs that stack, expects exit
-# code RC and ORDER (the names in $REG_DIR/order, space separated).
+# hook_case NAME RC ORDER BEFORE_RC GC_RC AFTER_RC [MORE_ARGS] [ENTRY]: runs that stack (-v,
+# so the commands' output is logged), expects exit code RC and ORDER (the names in
+# $REG_DIR/order, space separated).
 hook_case() {
-	hook_stack "$REG_DIR/$1.stack" "$4" "$5" "$6" "${7:-}"
+	hook_stack "$REG_DIR/$1.stack" "$4" "$5" "$6" "${7:-}" "${8-always = true;}"
 	rm -f "$REG_DIR/order"
-	expect_rc "$2" "$REG_DIR/$1" "$REGSWEEP" run -c "$REG_DIR/$1.stack"
+	touch "$REG_DIR/order"
+	expect_rc "$2" "$REG_DIR/$1" "$REGSWEEP" run -v -c "$REG_DIR/$1.stack"
 	assert_eq "$3" "$(tr '\n' ' ' <"$REG_DIR/order" | sed 's/ $//')" "$1: commands run"
 }
+
+# A run that deleted nothing runs no after-step: no collection, no registry stopped for it.
+hook_case nothing 0 "" 0 0 0 "" ""
+assert_contains "$(cat "$REG_DIR/nothing.err")" \
+	"$REG_DIR/nothing.stack:4: gc_distribution skipped: nothing was deleted (always = true runs it anyway)" \
+	"the skip is said"
 
 hook_case hooks 0 "before gc after" 0 0 0 "verify = false;"
 out=$(cat "$REG_DIR/hooks.out" "$REG_DIR/hooks.err")
@@ -101,7 +112,8 @@ layer=$(reg_manifest gc/app-1 build-20 |
 	"$RS_PYTHON" -c 'import json, sys; print(json.load(sys.stdin)["layers"][0]["digest"])')
 hex=${layer#sha256:}
 gc_stack "$REG_DIR/lost.stack" "command = [ \"docker-registry\", \"garbage-collect\", \"$REG_CONFIG\" ];
-             after = [ \"rm\", \"$REG_ROOT/docker/registry/v2/blobs/sha256/${hex:0:2}/$hex/data\" ];"
+             after = [ \"rm\", \"$REG_ROOT/docker/registry/v2/blobs/sha256/${hex:0:2}/$hex/data\" ];" \
+	"always = true;"
 expect_rc 1 "$REG_DIR/lost" "$REGSWEEP" run -c "$REG_DIR/lost.stack"
 assert_contains "$(cat "$REG_DIR/lost.err")" \
 	"$REG_DIR/lost.stack:4: gc_distribution: post-GC validation failed: " "lost blob"
