@@ -135,6 +135,19 @@ static void host_need(const struct rs_ctx *ctx, unsigned needs)
 	ctx->entry->needs |= needs;
 }
 
+static struct host_reclaimed reclaimed = {-1, -1};
+
+static void host_reclaimed(const struct rs_ctx *ctx, int64_t blob_bytes, int64_t disk_bytes)
+{
+	(void)ctx;
+	reclaimed = (struct host_reclaimed){blob_bytes, disk_bytes};
+}
+
+struct host_reclaimed host_reclaimed_get(void)
+{
+	return reclaimed;
+}
+
 static const struct rs_host_api api = {
 	.abi_version = RS_ABI_VERSION,
 	.struct_size = sizeof(struct rs_host_api),
@@ -155,6 +168,7 @@ static const struct rs_host_api api = {
 	.tag_rankable = tagorder_rankable,
 	.tag_compare = tagorder_compare,
 	.format_time = util_format_rfc3339,
+	.reclaimed = host_reclaimed,
 };
 
 const struct rs_host_api *host_api(void)

@@ -11,4 +11,10 @@ const struct rs_host_api *host_api(void);
  * verify_kept then says it cannot check).  arg is borrowed. */
 void host_set_verifier(int (*fn)(void *arg, char *err, size_t errlen), void *arg);
 
+/* What an after-step reported with host->reclaimed; -1 each until one does. */
+struct host_reclaimed {
+	int64_t blob_bytes, disk_bytes;
+};
+struct host_reclaimed host_reclaimed_get(void);
+
 #endif

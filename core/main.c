@@ -21,6 +21,8 @@
 #include "plan.h"
 #include "registry.h"
 #include "report.h"
+#include "metrics.h"
+#include "host.h"
 #include "state.h"
 #include "sweep.h"
 
@@ -43,6 +45,8 @@ struct cli {
 	size_t top; /* --top N: report the first N repositories only; 0: all */
 	const char *images; /* decide --images FILE.json */
 	int lock;           /* the registry's lock, held by apply, run and undo; -1 */
+	const char *metrics; /* --metrics FILE: node_exporter textfile */
+	double started;      /* Unix seconds */
 	int64_t now;        /* decide --now TIME; RS_TIME_UNKNOWN: the file's, else the clock */
 	char **args; /* positional arguments */
 	int arg_count;
@@ -71,6 +75,7 @@ static const struct option long_options[] = {
 	{"top", required_argument, NULL, 'T'},
 	{"images", required_argument, NULL, 'I'},
 	{"now", required_argument, NULL, 'N'},
+	{"metrics", required_argument, NULL, 'M'},
 	{"verbose", no_argument, NULL, 'v'},
 	{"quiet", no_argument, NULL, 'q'},
 	{"help", no_argument, NULL, 'h'},
@@ -91,68 +96,6 @@ static int fail(int code, const char *fmt, ...)
 	out_line(stderr, "regsweep: error: %s", msg.data ? msg.data : "");
 	buf_free(&msg);
 	return code;
-}
-
-/* A plan file is written to a new file beside its destination, then renamed over it: a
- * reader never sees half a plan, and mkstemp's O_EXCL means a symlink planted at the
- * temporary name cannot redirect the write.  Opened before the scan, so a destination that
- * cannot be written fails before any request. */
-struct plan_file {
-	const char *path;
-	char *tmp;
-	int fd;
-};
-
-static void plan_file_abort(struct plan_file *f);
-
-static int plan_file_open(struct plan_file *f, const char *path)
-{
-	char *copy = xstrdup(path), *dir = dirname(copy);
-	char *base = xstrdup(path);
-
-	f->path = path;
-	f->tmp = xasprintf("%s/.%s.XXXXXX", dir, basename(base));
-	f->fd = mkstemp(f->tmp);
-	free(copy);
-	free(base);
-	if (f->fd < 0 || fchmod(f->fd, 0644) != 0) {
-		int err = errno;
-
-		plan_file_abort(f);
-		return fail(SWEEP_EXIT_USAGE, "%s: cannot write the plan file there: %s", path,
-			    strerror(err));
-	}
-	return SWEEP_EXIT_OK;
-}
-
-static void plan_file_abort(struct plan_file *f)
-{
-	if (f->fd >= 0) {
-		close(f->fd);
-		unlink(f->tmp);
-	}
-	f->fd = -1;
-	free(f->tmp);
-	f->tmp = NULL;
-}
-
-static int plan_file_commit(struct plan_file *f, const struct plan *p)
-{
-	char *json = plan_to_json(p, 0);
-	size_t len = strlen(json);
-	int ok = util_write_all(f->fd, json, len) == 0 && util_write_all(f->fd, "\n", 1) == 0 &&
-		 fsync(f->fd) == 0;
-
-	free(json);
-	ok = close(f->fd) == 0 && ok;
-	f->fd = -1;
-	if (ok && rename(f->tmp, f->path) != 0)
-		ok = 0;
-	if (!ok)
-		unlink(f->tmp);
-	free(f->tmp);
-	f->tmp = NULL;
-	return ok ? 0 : -1;
 }
 
 static void print_plan(const struct plan *p, const struct cli *c, int with_results)
@@ -236,6 +179,23 @@ static int take_lock(struct cli *c, const char *url)
 	return fail(busy ? SWEEP_EXIT_BUSY : SWEEP_EXIT_USAGE, "%s", e.msg);
 }
 
+/* --metrics: the run's outcome for a node_exporter textfile collector; p may be NULL (the
+ * run failed before it had a plan).  A file that cannot be written is an error of its own
+ * but does not change a failure's exit code. */
+static int write_metrics(const struct cli *c, const char *command, const struct plan *p,
+			 int rc)
+{
+	struct host_reclaimed r = host_reclaimed_get();
+	struct metrics_run m = {command, rc, c->dry_run, c->started, util_now(),
+				r.blob_bytes, r.disk_bytes};
+	struct rs_err e = {{0}};
+
+	if (!c->metrics || metrics_write(c->metrics, p, &m, &e) == 0)
+		return rc;
+	fail(SWEEP_EXIT_FAILED, "%s", e.msg);
+	return rc ? rc : SWEEP_EXIT_FAILED;
+}
+
 static int concurrency_of(const struct cli *c, const struct stack *s)
 {
 	return c->sweep.concurrency > 0 ? c->sweep.concurrency : s->concurrency;
@@ -270,27 +230,30 @@ static int open_stack(struct cli *c, struct stack *s, struct registry **reg)
 static int make_plan(struct cli *c, struct stack *s, struct plan *p, struct registry **reg)
 {
 	struct rs_err e = {{0}};
-	struct plan_file out = {.fd = -1};
+	struct atomic_file out = {.fd = -1};
+	char *json;
 	int rc;
 
 	memset(s, 0, sizeof(*s)); /* the caller releases it whatever happens */
 	*reg = NULL;
-	rc = c->output ? plan_file_open(&out, c->output) : SWEEP_EXIT_OK;
-
-	if (rc == SWEEP_EXIT_OK)
-		rc = open_stack(c, s, reg);
+	/* Opened before the scan: a destination that cannot be written fails first. */
+	if (c->output && atomic_open(&out, c->output, &e))
+		return fail(SWEEP_EXIT_USAGE, "%s", e.msg);
+	rc = open_stack(c, s, reg);
 	if (rc != SWEEP_EXIT_OK) {
-		plan_file_abort(&out);
+		atomic_abort(&out);
 		return rc;
 	}
 	if (sweep_plan(&c->sweep, s, *reg, p, &e)) {
-		plan_file_abort(&out);
+		atomic_abort(&out);
 		return fail(SWEEP_EXIT_FAILED, "%s", e.msg);
 	}
-	if (c->output && plan_file_commit(&out, p))
-		return fail(SWEEP_EXIT_FAILED, "%s: cannot write the plan file: %s", c->output,
-			    strerror(errno));
-	return SWEEP_EXIT_OK;
+	if (!c->output)
+		return SWEEP_EXIT_OK;
+	json = plan_to_json(p, 0);
+	rc = atomic_commit(&out, json, strlen(json), &e);
+	free(json);
+	return rc ? fail(SWEEP_EXIT_FAILED, "%s", e.msg) : SWEEP_EXIT_OK;
 }
 
 /* A repository that could not be scanned is left untouched: the run did not do all it was
@@ -450,7 +413,7 @@ static int apply_plan(const struct cli *c, struct plan *p, struct registry *reg,
 
 static int cmd_apply(struct cli *c)
 {
-	struct plan p;
+	struct plan p = {0};
 	struct stack s = {0};
 	struct registry *reg = NULL;
 	struct rs_err e = {{0}};
@@ -461,14 +424,10 @@ static int cmd_apply(struct cli *c)
 	 * already made the plan. */
 	netopts_init(&s.net);
 	s.concurrency = 8;
-	if (c->sweep.stack_path && stack_load(c->sweep.stack_path, &s, &e)) {
-		stack_free(&s);
-		return fail(SWEEP_EXIT_USAGE, "%s", e.msg);
-	}
-	if (plan_read_file(c->args[0], &p, &e)) {
-		plan_free(&p);
-		stack_free(&s);
-		return fail(SWEEP_EXIT_USAGE, "%s", e.msg);
+	if ((c->sweep.stack_path && stack_load(c->sweep.stack_path, &s, &e)) ||
+	    plan_read_file(c->args[0], &p, &e)) {
+		rc = fail(SWEEP_EXIT_USAGE, "%s", e.msg);
+		goto out;
 	}
 	rc = age_result(&p, c, c->args[0]);
 	if (rc == SWEEP_EXIT_OK)
@@ -477,22 +436,21 @@ static int cmd_apply(struct cli *c)
 		rc = target_result(&p, &s, c);
 	if (rc == SWEEP_EXIT_OK)
 		rc = take_lock(c, p.registry);
-	if (rc != SWEEP_EXIT_OK) {
-		plan_free(&p);
-		stack_free(&s);
-		return rc;
-	}
+	if (rc != SWEEP_EXIT_OK)
+		goto out;
 	rc = sweep_connect(p.registry, concurrency_of(c, &s), &s.net, AUTH_WANT_DELETE, &reg, &e);
 	if (rc == SWEEP_EXIT_OK)
 		rc = apply_plan(c, &p, reg, 1, &journal);
 	else
 		fail(rc, "%s", e.msg);
-	registry_close(reg);
-	stack_free(&s);
 	print_plan(&p, c, 1);
 	if (!c->json)
 		print_applied(&p);
 	print_journal(c, journal, 0);
+out:
+	rc = write_metrics(c, "apply", &p, rc);
+	registry_close(reg);
+	stack_free(&s);
 	free(journal);
 	plan_free(&p);
 	return rc;
@@ -534,6 +492,7 @@ static int cmd_run(struct cli *c)
 	}
 	print_journal(c, journal, ran);
 out:
+	rc = write_metrics(c, "run", &p, rc);
 	free(journal);
 	registry_close(reg);
 	plan_free(&p);
@@ -758,12 +717,12 @@ static const struct command commands[] = {
 	 0, 1, cmd_plan},
 	{"apply",
 	 "apply PLAN.json [-c STACK] [--max-plan-age 24h] [--force] [--registry URL] "
-	 "[--format text|json] [--journal FILE]",
-	 "cfrjvqhFAJ", 1, 0, cmd_apply},
+	 "[--format text|json] [--journal FILE] [--metrics FILE]",
+	 "cfrjvqhFAJM", 1, 0, cmd_apply},
 	{"run",
 	 "run -c STACK [--dry-run] [--force] [-o PLAN.json] [--format text|json] "
-	 "[--registry URL] [--journal FILE]",
-	 "cofrmjnvqhFJ", 0, 1, cmd_run},
+	 "[--registry URL] [--journal FILE] [--metrics FILE]",
+	 "cofrmjnvqhFJM", 0, 1, cmd_run},
 	{"undo", "undo JOURNAL [-c STACK] [--registry URL]", "crjvqh", 1, 0, cmd_undo},
 	{"report", "report -c STACK [--top N] [--format text|json] [--registry URL]",
 	 "cfrmjvqhT", 0, 1, cmd_report},
@@ -791,6 +750,7 @@ static void usage(FILE *out)
 	      "      --journal FILE      apply, run: record what is deleted there, for undo\n"
 	      "                          (default $XDG_STATE_HOME/regsweep/journal-TIME-PID.jsonl)\n"
 	      "      --top N             report: the N repositories that free the most only\n"
+	      "      --metrics FILE      apply, run: write the outcome as a node_exporter textfile\n"
 	      "      --images FILE.json  decide: the images to decide for (no registry)\n"
 	      "      --now TIME          decide: the time to age by (RFC 3339; default: the\n"
 	      "                          file's \"now\", else the clock)\n"
@@ -810,7 +770,7 @@ static int parse_options(const struct command *cmd, int argc, char **argv, struc
 
 	opterr = 0;
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, ":c:o:f:r:m:j:nvqhFA:T:J:I:N:", long_options, &li)) !=
+	while ((opt = getopt_long(argc, argv, ":c:o:f:r:m:j:nvqhFA:T:J:I:N:M:", long_options, &li)) !=
 	       -1) {
 		/* As typed: argv[optind - 1] is the option's value when it takes one. */
 		char name[32];
@@ -892,6 +852,9 @@ static int parse_options(const struct command *cmd, int argc, char **argv, struc
 		case 'I':
 			c->images = optarg;
 			break;
+		case 'M':
+			c->metrics = optarg;
+			break;
 		case 'N':
 			if (util_parse_rfc3339(optarg, &c->now))
 				return fail(SWEEP_EXIT_USAGE,
@@ -956,6 +919,7 @@ int main(int argc, char **argv)
 	c.max_plan_age_text = "24h";
 	c.now = RS_TIME_UNKNOWN;
 	c.lock = -1;
+	c.started = util_now();
 	if (argc < 2)
 		return usage(stderr), SWEEP_EXIT_USAGE;
 	if (!strcmp(argv[1], "--version")) {

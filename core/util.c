@@ -3,6 +3,7 @@
 #include "util.h"
 
 #include <errno.h>
+#include <libgen.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -412,6 +413,51 @@ const char *util_untrusted(const struct stat *st)
 	return NULL;
 }
 
+int atomic_open(struct atomic_file *f, const char *path, struct rs_err *e)
+{
+	char *copy = xstrdup(path), *base = xstrdup(path);
+
+	f->path = path;
+	f->tmp = xasprintf("%s/.%s.XXXXXX", dirname(copy), basename(base));
+	f->fd = mkstemp(f->tmp);
+	free(copy);
+	free(base);
+	if (f->fd >= 0 && fchmod(f->fd, 0644) == 0)
+		return 0;
+	err_set(e, "%s: cannot write there: %s", path, strerror(errno));
+	atomic_abort(f);
+	return -1;
+}
+
+void atomic_abort(struct atomic_file *f)
+{
+	if (f->fd >= 0) {
+		close(f->fd);
+		unlink(f->tmp);
+	}
+	f->fd = -1;
+	free(f->tmp);
+	f->tmp = NULL;
+}
+
+int atomic_commit(struct atomic_file *f, const char *data, size_t len, struct rs_err *e)
+{
+	int ok = util_write_all(f->fd, data, len) == 0 && util_write_all(f->fd, "\n", 1) == 0 &&
+		 fsync(f->fd) == 0;
+
+	ok = close(f->fd) == 0 && ok;
+	f->fd = -1;
+	if (ok && rename(f->tmp, f->path) != 0)
+		ok = 0;
+	if (!ok) {
+		err_set(e, "%s: cannot write it: %s", f->path, strerror(errno));
+		unlink(f->tmp);
+	}
+	free(f->tmp);
+	f->tmp = NULL;
+	return ok ? 0 : -1;
+}
+
 int util_write_all(int fd, const char *p, size_t n)
 {
 	while (n) {
@@ -427,6 +473,14 @@ int util_write_all(int fd, const char *p, size_t n)
 		n -= (size_t)w;
 	}
 	return 0;
+}
+
+double util_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 int util_same_url(const char *a, const char *b)

@@ -24,21 +24,6 @@ char *xasprintf(const char *fmt, ...) RS_FMT(1, 2);
  * a long-lived string would split the hole the next transfer's buffer needs.  Allocations
  * abort on exhaustion like xmalloc; they are owned by the pool, never free()d alone. */
 struct pool;
-struct stat;
-
-/* Why a file (or directory) described by st must not be trusted to hold code or secrets,
- * or NULL: it is owned by neither root nor the effective user, or group or others may
- * write it (OpenSSH's StrictModes).  The text is static. */
-const char *util_untrusted(const struct stat *st);
-
-/* Writes all n bytes of p to fd, through short writes and EINTR.  0, or -1 with errno. */
-int util_write_all(int fd, const char *p, size_t n);
-
-/* Whether two registry URLs name the same registry (trailing '/' aside). */
-int util_same_url(const char *a, const char *b);
-
-/* 1980-01-01T00:00:00Z: image times before it come from reproducible builds, not clocks. */
-#define UTIL_EPOCH_1980 315532800
 
 struct pool *pool_new(void);  /* owned by the caller */
 void pool_free(struct pool *p); /* everything allocated from p too; NULL is fine */
@@ -115,5 +100,39 @@ void **strmap_slot(struct strmap *m, const char *key, int *fresh);
 /* key's value, NULL when absent. */
 void *strmap_get(const struct strmap *m, const char *key);
 void strmap_free(struct strmap *m);
+
+struct stat;
+
+/* Why a file (or directory) described by st must not be trusted to hold code or secrets,
+ * or NULL: it is owned by neither root nor the effective user, or group or others may
+ * write it (OpenSSH's StrictModes).  The text is static. */
+const char *util_untrusted(const struct stat *st);
+
+/* A file replaced whole: written to a new file beside it (mkstemp: O_EXCL, so a symlink
+ * planted at the temporary name redirects nothing) and renamed over it, so a reader never
+ * sees half of it. */
+struct atomic_file {
+	const char *path; /* borrowed */
+	char *tmp;
+	int fd; /* -1 when not open */
+};
+/* 0, or -1 with "path: cannot write there: why" in e. */
+int atomic_open(struct atomic_file *f, const char *path, struct rs_err *e);
+/* Writes data plus a newline, syncs and renames: 0, or -1 with e set; f is closed either
+ * way. */
+int atomic_commit(struct atomic_file *f, const char *data, size_t len, struct rs_err *e);
+void atomic_abort(struct atomic_file *f); /* safe on a closed one */
+
+/* Writes all n bytes of p to fd, through short writes and EINTR.  0, or -1 with errno. */
+int util_write_all(int fd, const char *p, size_t n);
+
+/* The wall clock, Unix seconds with a fraction. */
+double util_now(void);
+
+/* Whether two registry URLs name the same registry (trailing '/' aside). */
+int util_same_url(const char *a, const char *b);
+
+/* 1980-01-01T00:00:00Z: image times before it come from reproducible builds, not clocks. */
+#define UTIL_EPOCH_1980 315532800
 
 #endif

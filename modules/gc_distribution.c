@@ -300,6 +300,9 @@ static void report(const struct gc *g, const struct rs_ctx *ctx,
 		snprintf(tail, sizeof(tail), "; storage %s -> %s (%s %s on disk, %s of blob data%s%s)",
 			 b, a, shrank ? "reclaimed" : "grew", d, f, estimate[0] ? "; " : "",
 			 estimate);
+		g->host->reclaimed(ctx,
+				   after->data <= before->data ? (int64_t)(before->data - after->data) : 0,
+				   shrank ? (int64_t)(before->disk - after->disk) : 0);
 	} else if (estimate[0]) {
 		snprintf(tail, sizeof(tail), "; %s", estimate);
 	}

@@ -207,6 +207,9 @@ struct rs_host_api {
 	int (*tag_compare)(enum rs_tag_order order, const char *a, const char *b);
 	/* Unix seconds as "2024-05-01T10:20:30Z" (out: at least 21 bytes). */
 	void (*format_time)(int64_t seconds, char *out, size_t outlen);
+	/* After-steps: what a garbage collection measurably freed, in blob data and on disk
+	 * (-1 when not measured), for the run's JSON result and metrics. */
+	void (*reclaimed)(const struct rs_ctx *ctx, int64_t blob_bytes, int64_t disk_bytes);
 };
 
 struct rs_module {

@@ -41,7 +41,7 @@ gc_stack "$REG_DIR/gc.stack" "command = [ \"docker-registry\", \"garbage-collect
 assert_eq 0 "$(reg_delete_count)" "DELETE requests after a dry run"
 [ "$(du -sb "$REG_ROOT" | cut -f1)" -eq "$before" ] || fail "dry run changed the storage"
 
-"$REGSWEEP" run -c "$REG_DIR/gc.stack" >"$REG_DIR/run.txt" 2>&1
+"$REGSWEEP" run -c "$REG_DIR/gc.stack" --metrics "$REG_DIR/regsweep.prom" >"$REG_DIR/run.txt" 2>&1
 assert_eq 34 "$(reg_delete_count)" "DELETE requests (2 x 17)"
 after=$(du -sb "$REG_ROOT" | cut -f1)
 [ "$after" -lt "$before" ] || fail "storage did not shrink: $before -> $after bytes"
@@ -53,6 +53,50 @@ assert_contains "$(cat "$REG_DIR/run.txt")" "gc: $gone blobs eligible for deleti
 assert_contains "$(cat "$REG_DIR/run.txt")" "(reclaimed " "gc reclaimed bytes"
 assert_eq "build-18 build-19 build-20" "$(reg_tags gc/app-1 | tr '\n' ' ' | sed 's/ $//')" \
 	"tags left"
+
+# metrics FILE NAME: the value of regsweep_NAME{registry=...} in a node_exporter textfile,
+# after checking the whole file against the text exposition format (promtool too, if here).
+metrics() {
+	if command -v promtool >/dev/null; then
+		promtool check metrics <"$1" >/dev/null || fail "promtool rejects $1"
+	fi
+	"$RS_PYTHON" - "$@" <<'PY'
+import re, sys
+path, want = sys.argv[1], "regsweep_" + sys.argv[2]
+name = r"[a-zA-Z_:][a-zA-Z0-9_:]*"
+value = r"(?:[-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?|NaN|[-+]Inf)"
+labels = r'\{(?:[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\[\\"n])*",?)*\}'
+sample = re.compile(r"^(%s)(%s)? (%s)$" % (name, labels, value))
+typed, seen, got = {}, set(), None
+for n, line in enumerate(open(path).read().split("\n")[:-1], 1):
+    m = re.match(r"^# (HELP|TYPE) (%s) (.+)$" % name, line)
+    if m:
+        if m.group(1) == "TYPE":
+            assert m.group(3) in ("gauge", "counter"), "line %d: type" % n
+            assert m.group(2) not in typed, "line %d: TYPE twice" % n
+            typed[m.group(2)] = m.group(3)
+        continue
+    m = sample.match(line)
+    assert m, "line %d is not a sample: %r" % (n, line)
+    assert m.group(1) in typed, "line %d: sample before its TYPE" % n
+    key = m.group(1) + (m.group(2) or "")
+    assert key not in seen, "line %d: duplicate series" % n
+    seen.add(key)
+    if m.group(1) == want and "repository=" not in (m.group(2) or ""):
+        got = m.group(3)
+assert got is not None, want + " missing"
+print(got)
+PY
+}
+m=$REG_DIR/regsweep.prom
+assert_eq 1 "$(metrics "$m" last_run_success)" "metrics: success"
+assert_eq 34 "$(metrics "$m" manifests_deleted)" "metrics: manifests deleted"
+assert_eq 34 "$(metrics "$m" tags_deleted)" "metrics: tags deleted"
+assert_eq 0 "$(metrics "$m" manifests_failed)" "metrics: failed"
+[[ $(metrics "$m" reclaimed_bytes) -gt 0 ]] || fail "metrics: reclaimed bytes not measured"
+[[ $(metrics "$m" reclaimable_bytes) -gt 0 ]] || fail "metrics: no estimate"
+grep -q '^regsweep_repository_manifests_deleted{registry="'"$REG_URL"'",repository="gc/app-1"} 17$' "$m" ||
+	fail "metrics: per repository: $(cat "$m")"
 assert_contains "$(cat "$REG_DIR/run.txt")" "kept tags: manifests, children and blobs all answer" \
 	"post-GC validation by default"
 
@@ -114,7 +158,9 @@ hex=${layer#sha256:}
 gc_stack "$REG_DIR/lost.stack" "command = [ \"docker-registry\", \"garbage-collect\", \"$REG_CONFIG\" ];
              after = [ \"rm\", \"$REG_ROOT/docker/registry/v2/blobs/sha256/${hex:0:2}/$hex/data\" ];" \
 	"always = true;"
-expect_rc 1 "$REG_DIR/lost" "$REGSWEEP" run -c "$REG_DIR/lost.stack"
+expect_rc 1 "$REG_DIR/lost" "$REGSWEEP" run -c "$REG_DIR/lost.stack" --metrics "$m"
+assert_eq 0 "$(metrics "$m" last_run_success)" "metrics of a failed run: success"
+assert_eq 1 "$(metrics "$m" last_run_exit_code)" "metrics of a failed run: exit code"
 assert_contains "$(cat "$REG_DIR/lost.err")" \
 	"$REG_DIR/lost.stack:4: gc_distribution: post-GC validation failed: " "lost blob"
 assert_contains "$(cat "$REG_DIR/lost.err")" "$layer" "the lost blob named"
