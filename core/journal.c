@@ -146,6 +146,7 @@ int journal_append(struct journal *j, const struct journal_entry *en, struct rs_
 	util_format_rfc3339((int64_t)time(NULL), when, sizeof(when));
 	body = xstrndup(en->body, en->body_len);
 	o = cJSON_CreateObject();
+	cJSON_AddNumberToObject(o, "version", JOURNAL_VERSION);
 	cJSON_AddStringToObject(o, "registry", en->registry);
 	cJSON_AddStringToObject(o, "repository", en->repo);
 	cJSON_AddStringToObject(o, "digest", en->digest);
@@ -276,6 +277,7 @@ static int parse_line(const char *text, size_t len, struct journal_record *r, ch
 	const char *registry = json_string(o, "registry"), *repo = json_string(o, "repository");
 	const char *digest = json_string(o, "digest"), *body = json_string(o, "manifest");
 	const char *when = json_string(o, "time");
+	const cJSON *version = cJSON_GetObjectItemCaseSensitive(o, "version");
 	char got[UTIL_SHA256_LEN];
 	int rc = -1;
 
@@ -285,6 +287,9 @@ static int parse_line(const char *text, size_t len, struct journal_record *r, ch
 		rest += strspn(rest, " \t\r");
 	if (!cJSON_IsObject(o) || rest != text + len)
 		snprintf(why, whylen, "not a JSON object");
+	else if (version && (!cJSON_IsNumber(version) || version->valuedouble != JOURNAL_VERSION))
+		snprintf(why, whylen, "\"version\" is not %d: written by another regsweep",
+			 JOURNAL_VERSION);
 	else if (!registry || (strncmp(registry, "http://", 7) && strncmp(registry, "https://", 8)))
 		snprintf(why, whylen, "\"registry\" is missing or not an http(s) URL");
 	else if (!repo || !util_valid_repo_name(repo))

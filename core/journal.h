@@ -10,6 +10,8 @@
 
 #include "util.h"
 
+#define JOURNAL_VERSION 1 /* each line's "version"; lines without one are version 1 */
+
 /* One manifest about to be deleted; everything borrowed from the caller. */
 struct journal_entry {
 	const char *registry; /* base URL */

@@ -16,6 +16,9 @@
 #ifndef RS_INSTALL_MODULE_DIR
 #define RS_INSTALL_MODULE_DIR "/usr/local/lib/regsweep"
 #endif
+#ifndef RS_INSTALL_MODULE_DIR_REL
+#define RS_INSTALL_MODULE_DIR_REL "lib/regsweep"
+#endif
 
 /* The descriptor fields that existed in ABI 1.0; later minors only append. */
 #define DESC_V1_SIZE (offsetof(struct rs_module, fini) + sizeof(((struct rs_module *)0)->fini))
@@ -37,21 +40,56 @@ const char *loader_arg_type_name(enum rs_arg_type type)
 	return "?";
 }
 
-size_t loader_search_dirs(const char *extra_dir, char **dirs, size_t max)
+/* Appends dir to *dirs unless it is there already. */
+static void add_dir(char ***dirs, size_t *count, char *dir)
 {
+	for (size_t i = 0; i < *count; i++) {
+		if (strcmp((*dirs)[i], dir) == 0) {
+			free(dir);
+			return;
+		}
+	}
+	*dirs = xrealloc(*dirs, (*count + 1) * sizeof(**dirs));
+	(*dirs)[(*count)++] = dir;
+}
+
+size_t loader_search_dirs(const char *extra_dir, const char *stack_dir, char ***dirs)
+{
+	const char *env = getenv("REGSWEEP_MODULE_PATH");
 	char exe[PATH_MAX];
 	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
 	size_t count = 0;
 
-	if (n > 0 && count < max) {
-		exe[n] = '\0';
-		dirs[count++] = xasprintf("%s/modules", dirname(exe));
+	*dirs = NULL;
+	if (extra_dir)
+		add_dir(dirs, &count, xstrdup(extra_dir));
+	if (stack_dir)
+		add_dir(dirs, &count, xstrdup(stack_dir));
+	for (const char *p = env; p && *p;) {
+		size_t len = strcspn(p, ":");
+
+		if (len)
+			add_dir(dirs, &count, xstrndup(p, len));
+		p += len + (p[len] == ':');
 	}
-	if (count < max)
-		dirs[count++] = xstrdup(RS_INSTALL_MODULE_DIR);
-	if (extra_dir && count < max)
-		dirs[count++] = xstrdup(extra_dir);
+	if (n > 0) {
+		char *dir;
+
+		exe[n] = '\0';
+		dir = dirname(exe);
+		/* The build tree, then an install wherever its prefix was moved to. */
+		add_dir(dirs, &count, xasprintf("%s/modules", dir));
+		add_dir(dirs, &count, xasprintf("%s/../%s", dir, RS_INSTALL_MODULE_DIR_REL));
+	}
+	add_dir(dirs, &count, xstrdup(RS_INSTALL_MODULE_DIR));
 	return count;
+}
+
+void loader_free_dirs(char **dirs, size_t count)
+{
+	for (size_t i = 0; i < count; i++)
+		free(dirs[i]);
+	free(dirs);
 }
 
 static int valid_name(const char *name)
@@ -64,9 +102,10 @@ static int valid_name(const char *name)
 }
 
 /* The .so for an entry's module: an absolute path as given, else <dir>/<name>.so. */
-static char *resolve(const struct stack_entry *en, const char *extra_dir, struct rs_err *e)
+static char *resolve(const struct stack_entry *en, const char *extra_dir, const char *stack_dir,
+		     struct rs_err *e)
 {
-	char *dirs[3], *found = NULL;
+	char **dirs, *found = NULL;
 	size_t n;
 	struct buf tried = {0};
 
@@ -78,7 +117,7 @@ static char *resolve(const struct stack_entry *en, const char *extra_dir, struct
 			en->location, en->module);
 		return NULL;
 	}
-	n = loader_search_dirs(extra_dir, dirs, 3);
+	n = loader_search_dirs(extra_dir, stack_dir, &dirs);
 	for (size_t i = 0; i < n; i++) {
 		char *path = xasprintf("%s/%s.so", dirs[i], en->module);
 
@@ -87,8 +126,8 @@ static char *resolve(const struct stack_entry *en, const char *extra_dir, struct
 		else
 			free(path);
 		buf_printf(&tried, "%s%s", i ? ", " : "", dirs[i]);
-		free(dirs[i]);
 	}
+	loader_free_dirs(dirs, n);
 	if (!found)
 		err_set(e, "%s: module \"%s\" not found (looked in %s)", en->location, en->module,
 			tried.data ? tried.data : "nowhere");
@@ -263,13 +302,13 @@ static int check_args(struct stack_entry *en, struct rs_err *e)
 }
 
 static int load_entry(struct stack_entry *en, enum rs_kind want, const char *extra_dir,
-		      struct rs_err *e)
+		      const char *stack_dir, struct rs_err *e)
 {
 	struct rs_err why = {{0}};
 	char msg[400] = "";
 	const char *expect;
 
-	en->path = resolve(en, extra_dir, e);
+	en->path = resolve(en, extra_dir, stack_dir, e);
 	if (!en->path)
 		return -1;
 	expect = en->module[0] == '/' ? NULL : en->module;
@@ -301,10 +340,11 @@ int loader_load(struct stack *s, const char *extra_dir, struct rs_err *e)
 {
 	for (size_t i = 0; i < s->policy_count; i++)
 		for (size_t k = 0; k < s->policies[i].count; k++)
-			if (load_entry(&s->policies[i].entries[k], RS_KIND_POLICY, extra_dir, e))
+			if (load_entry(&s->policies[i].entries[k], RS_KIND_POLICY, extra_dir,
+				       s->module_path, e))
 				return -1;
 	for (size_t i = 0; i < s->after_count; i++)
-		if (load_entry(&s->after[i], RS_KIND_AFTER, extra_dir, e))
+		if (load_entry(&s->after[i], RS_KIND_AFTER, extra_dir, s->module_path, e))
 			return -1;
 	return 0;
 }

@@ -7,10 +7,14 @@
 #include "stack.h"
 #include "util.h"
 
-/* Where a module name is looked for, in order: the build tree (modules/ beside the
- * executable), the install directory, then extra_dir (may be NULL).  Writes up to max
- * directory strings into dirs (caller frees each) and returns how many. */
-size_t loader_search_dirs(const char *extra_dir, char **dirs, size_t max);
+/* Where a module name is looked for, in order, the first that has it winning: extra_dir
+ * (--module-dir), stack_dir (the stack's module_path), each directory of
+ * $REGSWEEP_MODULE_PATH (':'-separated), the build tree (modules/ beside the executable),
+ * the install relative to the executable (../<libdir>/regsweep: a prefix moved after the
+ * install still works), then the configured install directory.  extra_dir and stack_dir
+ * may be NULL.  *dirs is caller-owned (loader_free_dirs); returns how many. */
+size_t loader_search_dirs(const char *extra_dir, const char *stack_dir, char ***dirs);
+void loader_free_dirs(char **dirs, size_t count);
 
 /* Load, check and initialise every entry of the stack (policy and after).  Returns 0, or
  * -1 with "file:line: what" in e; entries already loaded are released by loader_unload. */

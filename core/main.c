@@ -13,7 +13,10 @@
 #include <string.h>
 #include <time.h>
 
+#include <cjson/cJSON.h>
+
 #include "http.h"
+#include "json.h"
 #include "journal.h"
 #include "loader.h"
 #include "offline.h"
@@ -82,6 +85,50 @@ static const struct option long_options[] = {
 	{NULL, 0, NULL, 0},
 };
 
+/* With --format json, stdout carries one JSON document, whatever happens.  What a command
+ * says beyond its document (its run's outcome, the first error) is gathered here and goes
+ * into it; a command that fails before it has one gets an error document instead. */
+static struct {
+	int on;       /* --format json */
+	int printed;  /* the command's document is out */
+	cJSON *extra; /* members for it: "run", "error" */
+} json_out;
+
+static void json_extra(const char *name, cJSON *value)
+{
+	if (!json_out.extra)
+		json_out.extra = cJSON_CreateObject();
+	if (cJSON_HasObjectItem(json_out.extra, name))
+		cJSON_Delete(value); /* the first error wins */
+	else
+		cJSON_AddItemToObject(json_out.extra, name, value);
+}
+
+/* Prints a JSON document's text and notes that it is out. */
+static void json_print(char *text)
+{
+	puts(text);
+	free(text);
+	json_out.printed = 1;
+}
+
+/* The document of a command that failed before it had its own. */
+static void json_print_error(int rc)
+{
+	cJSON *doc = cJSON_CreateObject();
+	cJSON *err = cJSON_DetachItemFromObjectCaseSensitive(json_out.extra, "error");
+
+	if (!err) { /* failed without a word on stderr: say what the exit code says */
+		err = cJSON_CreateObject();
+		cJSON_AddNumberToObject(err, "exit_code", rc);
+		cJSON_AddStringToObject(err, "message", "failed: see the messages on stderr");
+	}
+	cJSON_AddNumberToObject(doc, "version", 1);
+	cJSON_AddItemToObject(doc, "error", err);
+	json_print(json_text(doc, 1));
+	cJSON_Delete(doc);
+}
+
 static int fail(int code, const char *fmt, ...) RS_FMT(2, 3);
 
 /* One line on stderr, whatever the level: errors are never quiet. */
@@ -94,20 +141,42 @@ static int fail(int code, const char *fmt, ...)
 	buf_vprintf(&msg, fmt, ap);
 	va_end(ap);
 	out_line(stderr, "regsweep: error: %s", msg.data ? msg.data : "");
+	if (json_out.on) {
+		cJSON *err = cJSON_CreateObject();
+
+		cJSON_AddNumberToObject(err, "exit_code", code);
+		cJSON_AddStringToObject(err, "message", msg.data ? msg.data : "");
+		json_extra("error", err);
+	}
 	buf_free(&msg);
 	return code;
 }
 
 static void print_plan(const struct plan *p, const struct cli *c, int with_results)
 {
-	if (c->json) {
-		char *json = plan_to_json(p, with_results);
-
-		puts(json);
-		free(json);
-	} else {
+	if (c->json)
+		json_print(plan_json_with(p, with_results, json_out.extra));
+	else
 		plan_print_text(p, stdout, c->verbose, with_results);
-	}
+}
+
+/* What run and apply did beyond the plan, for the JSON document. */
+static void json_run(const struct cli *c, const char *journal, size_t after_steps)
+{
+	struct host_reclaimed r = host_reclaimed_get();
+	cJSON *run = cJSON_CreateObject();
+
+	cJSON_AddBoolToObject(run, "dry_run", c->dry_run);
+	cJSON_AddItemToObject(run, "journal",
+			      journal ? cJSON_CreateString(journal) : cJSON_CreateNull());
+	cJSON_AddNumberToObject(run, "after_steps", (double)after_steps);
+	cJSON_AddItemToObject(run, "reclaimed_bytes", r.blob_bytes >= 0
+							  ? cJSON_CreateNumber((double)r.blob_bytes)
+							  : cJSON_CreateNull());
+	cJSON_AddItemToObject(run, "reclaimed_disk_bytes",
+			      r.disk_bytes >= 0 ? cJSON_CreateNumber((double)r.disk_bytes)
+						: cJSON_CreateNull());
+	json_extra("run", run);
 }
 
 /* The guards' verdict on a plan: 0, or exit code 3 with one line when they refuse it. */
@@ -270,6 +339,18 @@ static int scan_result(const struct plan *p)
 	return SWEEP_EXIT_FAILED;
 }
 
+/* What plan and decide end with: the plan, untouched repositories (exit 1), then the
+ * guards (exit 3).  Judged first, printed after, so the JSON document holds the refusal. */
+static int plan_verdict(struct plan *p, const struct cli *c)
+{
+	int rc = scan_result(p);
+
+	if (rc == SWEEP_EXIT_OK)
+		rc = guard_result(p, c);
+	print_plan(p, c, 0);
+	return rc;
+}
+
 static int cmd_plan(struct cli *c)
 {
 	struct stack s;
@@ -277,12 +358,8 @@ static int cmd_plan(struct cli *c)
 	struct registry *reg;
 	int rc = make_plan(c, &s, &p, &reg);
 
-	if (rc == SWEEP_EXIT_OK) {
-		print_plan(&p, c, 0);
-		rc = scan_result(&p);
-	}
 	if (rc == SWEEP_EXIT_OK)
-		rc = guard_result(&p, c);
+		rc = plan_verdict(&p, c);
 	registry_close(reg);
 	plan_free(&p);
 	sweep_release(&s);
@@ -313,10 +390,7 @@ static int cmd_report(struct cli *c)
 	log_msg(RS_LOG_DEBUG, "scan: %zu requests", registry_requests(reg));
 	report_build(&scan, sweep_url(&c->sweep, &s, &e), &r);
 	if (c->json) {
-		char *json = report_to_json(&r, c->top);
-
-		puts(json);
-		free(json);
+		json_print(report_to_json(&r, c->top));
 	} else {
 		report_print_text(&r, c->top, stdout);
 	}
@@ -443,6 +517,8 @@ static int cmd_apply(struct cli *c)
 		rc = apply_plan(c, &p, reg, 1, &journal);
 	else
 		fail(rc, "%s", e.msg);
+	if (c->json)
+		json_run(c, journal, 0);
 	print_plan(&p, c, 1);
 	if (!c->json)
 		print_applied(&p);
@@ -479,7 +555,8 @@ static int cmd_run(struct cli *c)
 	/* The plan is seconds old and made by this process: no re-resolution before apply. */
 	if (!c->dry_run)
 		rc = apply_plan(c, &p, reg, 0, &journal);
-	print_plan(&p, c, !c->dry_run);
+	if (!c->json)
+		print_plan(&p, c, !c->dry_run);
 	if (!c->json && !c->dry_run)
 		print_applied(&p);
 	if (rc == SWEEP_EXIT_OK)
@@ -489,6 +566,10 @@ static int cmd_run(struct cli *c)
 			log_msg(RS_LOG_WARN, "after-steps skipped: the apply was not complete");
 	} else if (sweep_after(&s, &p, reg, c->dry_run, &ran, &e)) {
 		rc = fail(SWEEP_EXIT_FAILED, "%s", e.msg);
+	}
+	if (c->json) { /* one document, after-steps' outcome included */
+		json_run(c, journal, ran);
+		print_plan(&p, c, !c->dry_run);
 	}
 	print_journal(c, journal, ran);
 out:
@@ -500,14 +581,59 @@ out:
 	return rc;
 }
 
-static void print_module(const struct rs_module *d, const char *path)
+static const char *const need_names[] = {"digest", "created", "labels", "size", "pushed",
+					  "untagged"};
+
+/* One module as found: JSON for --format json, else a few lines of text.  shadowed_by: the
+ * path of the copy of that name found earlier, which a stack naming it gets. */
+static void show_module(const struct rs_module *d, const char *path, const char *shadowed_by,
+			cJSON *list)
 {
-	printf("%-18s %-6s %s\n", d->name, d->kind == RS_KIND_POLICY ? "policy" : "after",
-	       d->summary ? d->summary : "");
-	printf("%-18s %-6s %s\n", "", "", path);
-	for (const struct rs_arg_spec *a = d->args; a && a->name; a++)
-		printf("    %-14s %-16s %s%s\n", a->name, loader_arg_type_name(a->type),
-		       a->required ? "(required) " : "", a->help ? a->help : "");
+	char abi[16];
+	struct buf needs = {0};
+
+	snprintf(abi, sizeof(abi), "%u.%u", d->abi_version >> 16, d->abi_version & 0xffff);
+	for (size_t i = 0; i < sizeof(need_names) / sizeof(need_names[0]); i++)
+		if (d->needs & (1u << i))
+			buf_printf(&needs, "%s%s", needs.len ? "," : "", need_names[i]);
+	if (list) {
+		cJSON *m = cJSON_CreateObject(), *args = cJSON_CreateArray(), *n = cJSON_CreateArray();
+
+		cJSON_AddStringToObject(m, "name", d->name);
+		cJSON_AddStringToObject(m, "kind", d->kind == RS_KIND_POLICY ? "policy" : "after");
+		cJSON_AddStringToObject(m, "summary", d->summary ? d->summary : "");
+		cJSON_AddStringToObject(m, "path", path);
+		cJSON_AddStringToObject(m, "abi", abi);
+		for (size_t i = 0; i < sizeof(need_names) / sizeof(need_names[0]); i++)
+			if (d->needs & (1u << i))
+				cJSON_AddItemToArray(n, cJSON_CreateString(need_names[i]));
+		cJSON_AddItemToObject(m, "needs", n);
+		for (const struct rs_arg_spec *a = d->args; a && a->name; a++) {
+			cJSON *j = cJSON_CreateObject();
+
+			cJSON_AddStringToObject(j, "name", a->name);
+			cJSON_AddStringToObject(j, "type", loader_arg_type_name(a->type));
+			cJSON_AddBoolToObject(j, "required", a->required);
+			cJSON_AddStringToObject(j, "help", a->help ? a->help : "");
+			cJSON_AddItemToArray(args, j);
+		}
+		cJSON_AddItemToObject(m, "args", args);
+		cJSON_AddItemToObject(m, "shadowed_by",
+				      shadowed_by ? cJSON_CreateString(shadowed_by) : cJSON_CreateNull());
+		cJSON_AddItemToArray(list, m);
+	} else {
+		out_line(stdout, "%-18s %-6s %s", d->name, d->kind == RS_KIND_POLICY ? "policy" : "after",
+			 d->summary ? d->summary : "");
+		out_line(stdout, "%-18s %-6s %s (ABI %s%s%s)", "", "", path, abi,
+			 needs.len ? "; needs " : "", needs.len ? needs.data : "");
+		if (shadowed_by)
+			out_line(stdout, "%-18s %-6s shadowed: a stack naming %s gets %s", "", "",
+				 d->name, shadowed_by);
+		for (const struct rs_arg_spec *a = d->args; a && a->name; a++)
+			out_line(stdout, "    %-14s %-16s %s%s", a->name, loader_arg_type_name(a->type),
+				 a->required ? "(required) " : "", a->help ? a->help : "");
+	}
+	buf_free(&needs);
 }
 
 static int so_file(const struct dirent *d)
@@ -517,37 +643,64 @@ static int so_file(const struct dirent *d)
 	return n > 3 && strcmp(d->d_name + n - 3, ".so") == 0;
 }
 
+/* Every module in the search path, in the order a stack's name looks them up: a second
+ * copy of a name is shown as shadowed by the first. */
 static int cmd_modules(struct cli *c)
 {
-	char *dirs[3];
-	size_t ndirs = loader_search_dirs(c->sweep.module_dir, dirs, 3), shown = 0;
+	char **dirs, **owned = NULL; /* the names and paths first's keys and values point at */
+	size_t ndirs = loader_search_dirs(c->sweep.module_dir, NULL, &dirs), shown = 0, nowned = 0;
+	struct strmap first = {0};
+	cJSON *doc = c->json ? cJSON_CreateObject() : NULL, *list = NULL;
+
+	if (doc) {
+		cJSON_AddNumberToObject(doc, "version", 1);
+		list = cJSON_AddArrayToObject(doc, "modules");
+	}
 
 	for (size_t i = 0; i < ndirs; i++) {
-		struct dirent **list;
-		int n = scandir(dirs[i], &list, so_file, alphasort);
+		struct dirent **ents;
+		int n = scandir(dirs[i], &ents, so_file, alphasort);
 
 		for (int k = 0; k < n; k++) {
-			char *path = xasprintf("%s/%s", dirs[i], list[k]->d_name);
+			char *path = xasprintf("%s/%s", dirs[i], ents[k]->d_name);
 			struct rs_err e = {{0}};
 			const struct rs_module *d;
+			int fresh;
+			void **slot;
 			void *h;
 
 			if (loader_open_file(path, NULL, &h, &d, &e) == 0) {
-				print_module(d, path);
+				owned = xrealloc(owned, (nowned + 2) * sizeof(*owned));
+				owned[nowned] = xstrdup(ents[k]->d_name);
+				slot = strmap_slot(&first, owned[nowned++], &fresh);
+				if (fresh)
+					*slot = owned[nowned++] = xstrdup(path);
+				show_module(d, path, fresh ? NULL : *slot, list);
 				dlclose(h);
 				shown++;
 			} else {
 				log_msg(RS_LOG_WARN, "%s", e.msg);
 			}
 			free(path);
-			free(list[k]);
 		}
+		for (int k = 0; k < n; k++)
+			free(ents[k]);
 		if (n >= 0)
-			free(list);
-		free(dirs[i]);
+			free(ents);
 	}
-	if (!shown)
+	strmap_free(&first);
+	for (size_t i = 0; i < nowned; i++)
+		free(owned[i]);
+	free(owned);
+	loader_free_dirs(dirs, ndirs);
+	if (!shown) {
+		cJSON_Delete(doc);
 		return fail(SWEEP_EXIT_USAGE, "no modules found");
+	}
+	if (doc) {
+		json_print(json_text(doc, 1));
+		cJSON_Delete(doc);
+	}
 	return SWEEP_EXIT_OK;
 }
 
@@ -700,11 +853,7 @@ static int cmd_decide(struct cli *c)
 	}
 	plan_check_guards(&p);
 	c->verbose = 1; /* every verdict: that is what decide is for */
-	print_plan(&p, c, 0);
-	if (scan_result(&p) != SWEEP_EXIT_OK)
-		rc = SWEEP_EXIT_FAILED;
-	else
-		rc = guard_result(&p, c);
+	rc = plan_verdict(&p, c);
 out:
 	plan_free(&p);
 	registry_scan_free(&scan);
@@ -726,7 +875,7 @@ static const struct command commands[] = {
 	{"undo", "undo JOURNAL [-c STACK] [--registry URL]", "crjvqh", 1, 0, cmd_undo},
 	{"report", "report -c STACK [--top N] [--format text|json] [--registry URL]",
 	 "cfrmjvqhT", 0, 1, cmd_report},
-	{"modules", "modules [--module-dir DIR]", "mvqh", 0, 0, cmd_modules},
+	{"modules", "modules [--module-dir DIR] [--format text|json]", "mfvqh", 0, 0, cmd_modules},
 	{"check", "check -c STACK [--module-dir DIR]", "cmvqh", 0, 1, cmd_check},
 	{"decide", "decide -c STACK --images FILE.json [--now TIME] [--format text|json]",
 	 "cfmvqhIN", 0, 1, cmd_decide},
@@ -800,7 +949,7 @@ static int parse_options(const struct command *cmd, int argc, char **argv, struc
 			if (strcmp(optarg, "json") && strcmp(optarg, "text"))
 				return fail(SWEEP_EXIT_USAGE,
 					    "--format must be text or json, not \"%s\"", optarg);
-			c->json = strcmp(optarg, "json") == 0;
+			c->json = json_out.on = strcmp(optarg, "json") == 0;
 			break;
 		case 'r':
 			if (strncmp(optarg, "http://", 7) && strncmp(optarg, "https://", 8))
@@ -938,9 +1087,14 @@ int main(int argc, char **argv)
 			return rc;
 		catch_signals();
 		rc = commands[i].run(&c);
-		if (http_interrupted())
+		if (http_interrupted()) {
+			rc = SWEEP_EXIT_FAILED;
 			log_msg(RS_LOG_ERROR, "interrupted: requests not yet sent were not sent");
-		return http_interrupted() ? SWEEP_EXIT_FAILED : rc;
+		}
+		if (json_out.on && !json_out.printed && rc != SWEEP_EXIT_OK)
+			json_print_error(rc);
+		cJSON_Delete(json_out.extra);
+		return rc;
 	}
 	return fail(SWEEP_EXIT_USAGE, "unknown command \"%s\" (see regsweep --help)", argv[1]);
 }

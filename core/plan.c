@@ -277,7 +277,13 @@ static int unseal(cJSON *root)
 
 char *plan_to_json(const struct plan *p, int with_results)
 {
+	return plan_json_with(p, with_results, NULL);
+}
+
+char *plan_json_with(const struct plan *p, int with_results, const cJSON *extra)
+{
 	cJSON *root = cJSON_CreateObject(), *repos, *sum, *guards;
+	const cJSON *member;
 	struct plan_totals t;
 	char *text;
 
@@ -309,6 +315,8 @@ char *plan_to_json(const struct plan *p, int with_results)
 		cJSON_AddNumberToObject(sum, "failed", (double)t.failed);
 		cJSON_AddNumberToObject(sum, "skipped", (double)t.skipped);
 	}
+	cJSON_ArrayForEach(member, extra)
+		cJSON_AddItemToObject(root, member->string, cJSON_Duplicate(member, 1));
 	seal(root);
 	text = json_text(root, 1);
 	cJSON_Delete(root);

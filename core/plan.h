@@ -118,6 +118,12 @@ size_t plan_check_guards(struct plan *p);
  * plan applied is the plan that was reviewed. */
 char *plan_to_json(const struct plan *p, int with_results);
 
+struct cJSON;
+
+/* plan_to_json with the members of the object extra (borrowed; NULL: none) added before
+ * the seal: what run and apply say beyond the plan ("run", "error"). */
+char *plan_json_with(const struct plan *p, int with_results, const struct cJSON *extra);
+
 /* Read a plan file written by plan_to_json into *out (caller-owned; plan_free also after a
  * failure).  Returns 0, or -1 with "file: what" in e. */
 int plan_read_file(const char *path, struct plan *out, struct rs_err *e);

@@ -263,6 +263,7 @@ char *report_to_json(const struct report *r, size_t top)
 	size_t n = shown(r, top);
 	char *text;
 
+	cJSON_AddNumberToObject(root, "version", REPORT_VERSION);
 	cJSON_AddStringToObject(root, "registry", r->registry);
 	repos = cJSON_AddArrayToObject(root, "repositories");
 	for (size_t i = 0; i < r->count; i++)

@@ -11,6 +11,8 @@
 
 #include "registry.h"
 
+#define REPORT_VERSION 1 /* the JSON report's "version" */
+
 struct report_repo {
 	char *name;
 	size_t tags;

@@ -684,7 +684,7 @@ static int parse_policies(const config_setting_t *list, struct stack *out, struc
 static int parse_root(const config_t *cfg, struct stack *out, struct rs_err *e)
 {
 	static const char *const keys[] = {"registry", "repositories", "guards", "policies",
-					   "policy",   "after",        NULL};
+					   "policy",   "after",        "module_path", NULL};
 	const config_setting_t *root = config_root_setting(cfg), *s;
 
 	if (check_keys(root, keys, "the stack", e))
@@ -697,6 +697,17 @@ static int parse_root(const config_t *cfg, struct stack *out, struct rs_err *e)
 		return -1;
 	if (parse_guards(root, out, e))
 		return -1;
+	if (copy_string(root, "module_path", &out->module_path, e))
+		return -1;
+	/* Like @include, relative to the stack file: the stack and its modules travel together. */
+	if (out->module_path && out->module_path[0] != '/') {
+		char *copy = xstrdup(out->file), *dir = xasprintf("%s/%s", dirname(copy),
+								  out->module_path);
+
+		free(out->module_path);
+		out->module_path = dir;
+		free(copy);
+	}
 	s = config_setting_get_member(root, "policies");
 	if (s && parse_policies(s, out, e))
 		return -1;
@@ -788,6 +799,7 @@ void stack_free(struct stack *s)
 		free(s->policies[i].location);
 	}
 	free(s->policies);
+	free(s->module_path);
 	free(s->storage_root);
 	free(s->storage_root_location);
 	free_entries(s->after, s->after_count);

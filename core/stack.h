@@ -74,6 +74,7 @@ struct stack {
 	char *url_location;
 	int concurrency; /* default 8 */
 	struct net_opts net; /* TLS, credentials, timeouts, retries, pacing */
+	char *module_path;  /* where to look for modules first after --module-dir; NULL */
 	char *storage_root; /* distribution's filesystem storage: push times, untagged */
 	char *storage_root_location;
 	int max_delete_percent; /* guards: -1 (default) when not set */

@@ -93,7 +93,7 @@ static void test_round_trip(void)
 	write_samples(path, image_digest, index_digest);
 	/* One unformatted object a line, the fields in this order. */
 	text = read_text(path);
-	want = xasprintf("{\"registry\":\"" REG "\",\"repository\":\"team/app\",\"digest\":\"%s\","
+	want = xasprintf("{\"version\":1,\"registry\":\"" REG "\",\"repository\":\"team/app\",\"digest\":\"%s\","
 			 "\"media_type\":\"" MT_MANIFEST "\",\"tags\":[\"v1\",\"latest\"],"
 			 "\"manifest\":\"{\\n   \\\"schemaVersion\\\": 2,",
 			 image_digest);
