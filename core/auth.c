@@ -77,7 +77,8 @@ struct auth {
 	char *basic;          /* secret: "Authorization: Basic ..." when a password is known */
 	int basic_asked;      /* the registry answered 401 Basic: send it with every request */
 	int basic_handed;
-	char *realm, *service; /* from the last Bearer challenge */
+	char *realm;   /* from the first Bearer challenge: credentials go to no other realm */
+	char *service; /* from the last Bearer challenge */
 	struct token *tokens;
 	struct buf resource; /* scratch: the resource of the URL at hand */
 };
@@ -1200,6 +1201,8 @@ static int token_request(struct auth *a, const struct scopes *sc, struct token *
 	curl_easy_setopt(c, CURLOPT_USERAGENT, "regsweep/" RS_VERSION);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+	/* A redirect is the realm's answer, not followed: the credentials go to it only. */
+	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
 	if (a->timeout_ms > 0)
 		curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, a->timeout_ms);
 	netopts_apply_tls(c, &a->tls);
@@ -1359,6 +1362,13 @@ static int on_bearer(struct auth *a, const char *url, const struct challenge *ch
 
 	if (!ch->realm || !ch->realm[0]) {
 		err_set(e, "registry %s: Bearer challenge without a realm", a->origin);
+		return 0;
+	}
+	/* A later challenge naming another realm would take the credentials elsewhere. */
+	if (a->realm && strcmp(a->realm, ch->realm) != 0) {
+		err_set(e, "registry %s: a Bearer challenge names the realm %s, not %s as first "
+			   "announced; credentials go to that one only",
+			a->origin, ch->realm, a->realm);
 		return 0;
 	}
 	set_string(&a->realm, ch->realm);

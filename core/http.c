@@ -28,6 +28,7 @@
 #define BACKOFF_MAX_MS 10000
 #define RETRY_AFTER_MAX_S 60
 #define AUTH_RESENDS 2   /* one fetch, one refresh */
+#define REDIRECTS_MAX 5
 #define WAIT_MAX_MS 1000 /* bounds how late an interruption that races epoll_wait is seen */
 #define EVENTS_MAX 64
 
@@ -36,6 +37,10 @@ struct http_req {
 	enum http_method method;
 	int retried; /* transfers made again after a retryable failure */
 	int resent;  /* ... and after a 401 */
+	int hops;    /* redirects followed */
+	unsigned offsite : 1; /* a GET or HEAD that may follow a redirect to another origin */
+	unsigned hopped : 1;  /* queued again to follow a redirect: not a new request */
+	char *at;    /* where the request goes after a redirect (malloc()ed); NULL: url */
 	int64_t due;  /* while on the timer list: when to start again (monotonic ms) */
 	struct curl_slist *headers; /* borrowed from the executor's header cache */
 	const char *body; /* into url's allocation, after the URL; "" when there is none */
@@ -349,10 +354,11 @@ static void xfer_init(struct http *h, struct xfer *x, const struct net_opts *net
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-	/* Blob GETs may be redirected to storage (S3, GCS) by real registries; libcurl sends
-	 * our Authorization line to the original host only. */
-	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
-	curl_easy_setopt(c, CURLOPT_MAXREDIRS, 5L);
+	/* Redirects are followed by on_done, not libcurl: each hop then goes through start()
+	 * with the URL it goes to, so credentials, challenges and answers are judged by where
+	 * the request is, not where it began. */
+	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(c, CURLOPT_UNRESTRICTED_AUTH, 0L);
 	if (!h->proxied) {
 		/* Saves libcurl looking them up again for every transfer. */
 		curl_easy_setopt(c, CURLOPT_PROXY, "");
@@ -430,6 +436,19 @@ static void free_authed(struct xfer *x)
 	x->authed = NULL;
 }
 
+/* A request and the URL a redirect gave it. */
+static void req_free(struct http_req *r)
+{
+	free(r->at);
+	free(r);
+}
+
+/* Where the request goes now. */
+static const char *req_target(const struct http_req *r)
+{
+	return r->at ? r->at : r->url;
+}
+
 static void release(struct http *h, struct xfer *x)
 {
 	free_authed(x);
@@ -443,7 +462,7 @@ static void free_list(struct http_req *r)
 	while (r) {
 		struct http_req *next = r->next;
 
-		free(r);
+		req_free(r);
 		r = next;
 	}
 }
@@ -456,7 +475,7 @@ static void drop_pending(struct http *h)
 		if (!x->req)
 			continue;
 		curl_multi_remove_handle(h->multi, x->easy);
-		free(x->req);
+		req_free(x->req);
 		release(h, x);
 	}
 	h->running = 0;
@@ -573,13 +592,14 @@ static struct http_req *dequeue(struct http *h)
 	return r;
 }
 
-void http_submit_body(struct http *h, enum http_method method, const char *url,
-		      const char *accept, const char *content_type, const char *body,
-		      size_t body_len, void (*done)(const struct http_response *resp, void *arg),
-		      void *arg)
+/* The one place a request is made and queued. */
+static void submit(struct http *h, enum http_method method, const char *url, const char *accept,
+		   const char *content_type, const char *body, size_t body_len, int offsite,
+		   void (*done)(const struct http_response *resp, void *arg), void *arg)
 {
 	size_t len = strlen(url);
-	/* One allocation: every path that drops a request frees just the request. */
+	/* One allocation (and `at` once redirected): every path that drops a request goes
+	 * through req_free. */
 	struct http_req *r = xmalloc(sizeof(*r) + len + 1 + body_len + 1);
 	char *copy = r->url + len + 1;
 
@@ -590,7 +610,10 @@ void http_submit_body(struct http *h, enum http_method method, const char *url,
 	r->body = copy;
 	r->body_len = body_len;
 	r->method = method;
-	r->retried = r->resent = 0;
+	r->retried = r->resent = r->hops = 0;
+	r->offsite = offsite && (method == HTTP_GET || method == HTTP_HEAD);
+	r->hopped = 0;
+	r->at = NULL;
 	r->due = 0;
 	r->headers = header_list(h, accept, content_type);
 	r->done = done;
@@ -598,10 +621,25 @@ void http_submit_body(struct http *h, enum http_method method, const char *url,
 	enqueue(h, r);
 }
 
+void http_submit_body(struct http *h, enum http_method method, const char *url,
+		      const char *accept, const char *content_type, const char *body,
+		      size_t body_len, void (*done)(const struct http_response *resp, void *arg),
+		      void *arg)
+{
+	submit(h, method, url, accept, content_type, body, body_len, 0, done, arg);
+}
+
 void http_submit(struct http *h, enum http_method method, const char *url, const char *accept,
 		 void (*done)(const struct http_response *resp, void *arg), void *arg)
 {
-	http_submit_body(h, method, url, accept, NULL, NULL, 0, done, arg);
+	submit(h, method, url, accept, NULL, NULL, 0, 0, done, arg);
+}
+
+void http_submit_offsite(struct http *h, enum http_method method, const char *url,
+			 const char *accept,
+			 void (*done)(const struct http_response *resp, void *arg), void *arg)
+{
+	submit(h, method, url, accept, NULL, NULL, 0, 1, done, arg);
 }
 
 static struct http_response response_of(const struct http_req *req)
@@ -609,7 +647,7 @@ static struct http_response response_of(const struct http_req *req)
 	return (struct http_response){
 		.method = req->method,
 		.url = req->url,
-		.effective_url = req->url,
+		.effective_url = req_target(req),
 		.body = "",
 		.content_length = -1,
 		.retried = req->retried,
@@ -647,7 +685,7 @@ static void finish(struct http *h, struct xfer *x, CURLcode code, long status,
 			x->errbuf[0] ? x->errbuf : resp.error);
 	}
 	req->done(&resp, req->arg);
-	free(req);
+	req_free(req);
 	release(h, x);
 }
 
@@ -699,8 +737,55 @@ static void timer_add(struct http *h, struct http_req *r)
 	*pp = r;
 }
 
-/* The single completion path of a transfer: answered, retried later, or sent again with
- * fresh credentials.  Once interrupted, nothing is tried again. */
+static int is_redirect(long status)
+{
+	return status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
+}
+
+/* Queues the request again at the redirect's target and returns 1, or returns 0 with why
+ * the 3xx is the answer.  Only the origin the request was made to is followed, except for
+ * an offsite GET or HEAD (a blob in storage); a DELETE or PUT only on 307 and 308, which
+ * keep the method. */
+static int follow(struct http *h, struct xfer *x, long status, struct rs_err *why)
+{
+	struct http_req *req = x->req;
+	char *loc = NULL, *to;
+	int same;
+
+	if (curl_easy_getinfo(x->easy, CURLINFO_REDIRECT_URL, &loc) != CURLE_OK || !loc ||
+	    !(to = http_origin(loc))) {
+		err_set(why, "a redirect without a usable Location");
+		return 0;
+	}
+	same = http_same_origin(loc, req->url);
+	if (strncasecmp(to, "http://", 7) != 0 && strncasecmp(to, "https://", 8) != 0)
+		err_set(why, "a redirect to %s, not http(s), not followed", to);
+	else if (!same && !req->offsite)
+		err_set(why, "a redirect to another origin, %s, not followed", to);
+	else if ((req->method == HTTP_DELETE || req->method == HTTP_PUT) && status != 307 &&
+		 status != 308)
+		err_set(why, "a %s redirected with %ld, not followed", method_names[req->method],
+			status);
+	else if (req->hops >= REDIRECTS_MAX)
+		err_set(why, "more than %d redirects", REDIRECTS_MAX);
+	free(to);
+	if (err_isset(why))
+		return 0;
+	if (!same)
+		log_msg(RS_LOG_DEBUG, "%s %s: redirected to %s, sent there without credentials",
+			method_names[req->method], req_target(req), loc);
+	to = xstrdup(loc); /* loc belongs to the handle, which release() reuses */
+	free(req->at);
+	req->at = to;
+	req->hops++;
+	req->hopped = 1;
+	release(h, x);
+	enqueue_front(h, req);
+	return 1;
+}
+
+/* The single completion path of a transfer: answered, redirected, retried later, or sent
+ * again with fresh credentials.  Once interrupted, nothing is tried again. */
 static void on_done(struct http *h, struct xfer *x, CURLcode code)
 {
 	struct http_req *req = x->req;
@@ -711,10 +796,15 @@ static void on_done(struct http *h, struct xfer *x, CURLcode code)
 		curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
 	if (http_interrupted()) {
 		finish(h, x, code, status, NULL);
+	} else if (is_redirect(status)) {
+		if (!follow(h, x, status, &why))
+			finish(h, x, code, status, why.msg);
 	} else if (status == 401 && h->opts.auth) {
+		/* Judged by where the request is: after a redirect to another origin, auth
+		 * refuses, and nothing is fetched from a realm that origin names. */
 		if (req->resent >= AUTH_RESENDS) {
 			err_set(&why, "still refused after fetching credentials twice");
-		} else if (auth_challenge(h->opts.auth, req->url, buf_or_null(&x->www_auth),
+		} else if (auth_challenge(h->opts.auth, req_target(req), buf_or_null(&x->www_auth),
 					  &why)) {
 			req->resent++;
 			release(h, x);
@@ -744,7 +834,8 @@ static void on_done(struct http *h, struct xfer *x, CURLcode code)
 static void start(struct http *h, struct http_req *req)
 {
 	struct xfer *x = h->idle;
-	const char *authz = h->opts.auth ? auth_header(h->opts.auth, req->url) : NULL;
+	const char *target = req_target(req);
+	const char *authz = h->opts.auth ? auth_header(h->opts.auth, target) : NULL;
 	struct curl_slist *headers = req->headers;
 	int custom = req->method == HTTP_DELETE || req->method == HTTP_PUT;
 	CURL *c = x->easy;
@@ -767,7 +858,7 @@ static void start(struct http *h, struct http_req *req)
 		x->authed = slist_add(x->authed, authz);
 		headers = x->authed;
 	}
-	curl_easy_setopt(c, CURLOPT_URL, (const char *)req->url);
+	curl_easy_setopt(c, CURLOPT_URL, target);
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
 	/* A reused handle keeps the last method and body: set all of it every time.  The body
 	 * stays in the request, so libcurl can send it again itself on a fresh connection. */
@@ -777,7 +868,8 @@ static void start(struct http *h, struct http_req *req)
 		curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
 	curl_easy_setopt(c, CURLOPT_NOBODY, req->method == HTTP_HEAD ? 1L : 0L);
 	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, custom ? method_names[req->method] : NULL);
-	h->requests++;
+	h->requests += !req->hopped;
+	req->hopped = 0;
 	mc = curl_multi_add_handle(h->multi, c);
 	if (mc != CURLM_OK) {
 		snprintf(x->errbuf, sizeof(x->errbuf), "%s", curl_multi_strerror(mc));
@@ -831,7 +923,7 @@ static void cancel_waiting(struct http *h)
 			h->timers = r->next;
 		resp.error = "interrupted";
 		r->done(&resp, r->arg);
-		free(r);
+		req_free(r);
 	}
 }
 
@@ -986,6 +1078,36 @@ static int link_is_next(const char *s, size_t n)
 		}
 	}
 	return 0;
+}
+
+char *http_origin(const char *url)
+{
+	CURLU *u = curl_url();
+	char *scheme = NULL, *host = NULL, *port = NULL, *out = NULL;
+
+	if (!u)
+		die_nomem();
+	if (curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
+	    curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK &&
+	    curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) == CURLUE_OK)
+		out = xasprintf("%s://%s:%s", scheme, host, port);
+	curl_free(scheme);
+	curl_free(host);
+	curl_free(port);
+	curl_url_cleanup(u);
+	return out;
+}
+
+int http_same_origin(const char *a, const char *b)
+{
+	char *oa = http_origin(a), *ob = http_origin(b);
+	/* Scheme and host compare without case (RFC 3986 6.2.2.1); the port is digits. */
+	int same = oa && ob && strcasecmp(oa, ob) == 0;
+
+	free(oa);
+	free(ob);
+	return same;
 }
 
 static char *resolve(const char *base, const char *ref, size_t len)

@@ -58,9 +58,21 @@ void http_free(struct http *h);
  * Connection failures and timeouts, 429, 502, 503 and 504 are tried again up to
  * net->retries more times, after 250 ms * 2^n (+-50% jitter, at most 10 s) or the
  * Retry-After the answer names (at most 60 s); done sees the last attempt.  A 401 goes to
- * auth_challenge and the request is sent again when it says so, at most twice. */
+ * auth_challenge and the request is sent again when it says so, at most twice.
+ *
+ * A redirect (301, 302, 303, 307, 308) is followed to the origin of url only (scheme, host
+ * and port), at most 5 times, a DELETE or PUT only on 307 or 308; any other redirect is
+ * the answer, with error saying why it was not followed ("a redirect to another origin,
+ * http://10.0.0.9:80, not followed"). */
 void http_submit(struct http *h, enum http_method method, const char *url, const char *accept,
 		 void (*done)(const struct http_response *resp, void *arg), void *arg);
+
+/* http_submit for a GET or HEAD that may also follow a redirect to another origin (a
+ * registry sending a blob to storage).  No credentials go there, and a 401 from there is
+ * the answer: nothing is fetched from a realm it names. */
+void http_submit_offsite(struct http *h, enum http_method method, const char *url,
+			 const char *accept,
+			 void (*done)(const struct http_response *resp, void *arg), void *arg);
 
 /* http_submit with a request body, sent with HTTP_PUT only (ignored otherwise) and again
  * with every retry and re-send.  content_type and the body_len bytes at body (NULL when
@@ -91,5 +103,12 @@ const char *http_method_name(enum http_method method);
 /* The target of the response's Link rel="next" (RFC 8288), resolved against the effective
  * URL: a caller-owned string, or NULL when there is none. */
 char *http_link_next(const struct http_response *resp);
+
+/* "scheme://host:port" of url, the port filled in when url names none (http: 80): a
+ * caller-owned string, or NULL when url does not parse. */
+char *http_origin(const char *url);
+
+/* 1 when both URLs parse and have the same origin (RFC 6454: scheme, host, port). */
+int http_same_origin(const char *a, const char *b);
 
 #endif

@@ -20,6 +20,12 @@
 
 /* Page size asked of _catalog and tags/list; the Link header says where the next page is. */
 #define PAGE "?n=1000"
+/* A list's bounds, whatever its Link headers say: 1,000 pages of the size asked, or 10,000
+ * of the 100 some registries keep to; a million tags or repositories. */
+#define LIST_PAGES_MAX 10000
+#define LIST_ENTRIES_MAX 1000000
+/* Pages in a row that add no new entry yet link on: the list does not advance. */
+#define LIST_STALLS_MAX 5
 /* OCI asks registries to accept manifests up to 4 MiB; configs are usually far smaller. */
 #define BODY_MAX ((size_t)8 << 20)
 /* "sha512:" and 128 hex digits, the longest digest regsweep computes */
@@ -170,6 +176,12 @@ static void build_url(struct buf *b, const struct registry *r, const char *repo,
 	append_escaped(b, repo, 1);
 	buf_append(b, "/", 1);
 	buf_append(b, part, strlen(part));
+	/* A tag outside the grammar may be "." or "..": escaped, it is no dot segment that
+	 * libcurl would resolve to another path. */
+	if (ref && ref[0] == '.') {
+		buf_append(b, "%2E", 3);
+		ref++;
+	}
 	if (ref)
 		append_escaped(b, ref, 0);
 }
@@ -284,30 +296,157 @@ int registry_ping(struct registry *r, struct rs_err *e)
 }
 
 /* Walks a paginated list (_catalog's "repositories", tags/list's "tags") page by page,
- * following Link rel="next" and never building `last=` itself. */
+ * following Link rel="next" and never building `last=` itself.  The registry's links are
+ * not trusted to end: a list is bounded in pages and entries, may not come back to a page
+ * it read, nor keep linking on without new entries, nor leave its own URL path or the
+ * registry's origin.  Each entry is handed over once; repeats and entries that are not
+ * strings are dropped, with one warning per list. */
 struct pager {
 	struct registry *r;
 	const char *key;
-	void (*item)(void *arg, const char *value);
+	const char *name; /* for warnings: the repository, or "_catalog" */
+	/* Keeps a new entry and returns the copy kept, which must outlive the pager: the
+	 * pager's set of entries borrows it. */
+	const char *(*item)(void *arg, const char *value);
 	/* Called once: resp NULL when the list is complete, else the failed request and why
 	 * (NULL: the response's own status). */
 	void (*end)(void *arg, const struct http_response *resp, const char *why);
 	void *arg;
 	int retried; /* the first page was asked again without n */
+	size_t pages, entries, stalls;
+	size_t repeats, non_strings;
+	char *path;            /* the first page's scheme://host:port/path: every page's */
+	struct strmap seen;    /* entries handed over */
+	struct strmap visited; /* page URLs asked for, their keys in pool */
+	struct pool *pool;
 };
 
 static void on_page(const struct http_response *resp, void *arg);
 
-static void pager_get(struct pager *p, const char *url)
+/* scheme://host:port/path of url (no query), caller-owned, or NULL. */
+static char *url_path(const char *url)
 {
+	char *origin = http_origin(url), *out = NULL;
+	const char *p = strstr(url, "://");
+
+	if (origin && p) {
+		p += 3;
+		p += strcspn(p, "/?#");
+		out = xasprintf("%s%.*s", origin, (int)strcspn(p, "?#"), p);
+	}
+	free(origin);
+	return out;
+}
+
+/* One warning per list for what was dropped from it. */
+static void pager_warn(const struct pager *p)
+{
+	if (p->non_strings)
+		log_msg(RS_LOG_WARN, "%s: %zu entr%s of the %s list not a string: ignored",
+			p->name, p->non_strings, p->non_strings == 1 ? "y" : "ies", p->key);
+	if (p->repeats)
+		log_msg(RS_LOG_WARN, "%s: %zu entr%s of the %s list listed again: counted once",
+			p->name, p->repeats, p->repeats == 1 ? "y" : "ies", p->key);
+}
+
+static void pager_free(struct pager *p)
+{
+	strmap_free(&p->seen);
+	strmap_free(&p->visited);
+	pool_free(p->pool);
+	p->pool = NULL;
+}
+
+/* The list is over: its sets go now, not with the scan (repo_finish frees them too, for an
+ * executor that failed before the end). */
+static void pager_end(struct pager *p, const struct http_response *resp, const char *why)
+{
+	pager_warn(p);
+	p->end(p->arg, resp, why);
+	pager_free(p);
+}
+
+/* Asks for the page at url, or ends the list with why it may not.  resp: the page that
+ * links there, NULL for the first (the registry's own URL). */
+static void pager_get(struct pager *p, const struct http_response *resp, const char *url)
+{
+	char *path = url_path(url), *origin = NULL;
+	const char *why = NULL;
+	char text[300];
+	int fresh;
+
+	if (!p->pool) {
+		p->pool = pool_new();
+		p->path = pool_strdup(p->pool, path ? path : url);
+	}
+	if (resp && (!path || strcasecmp(path, p->path) != 0)) {
+		origin = http_origin(url);
+		if (origin && !http_same_origin(url, p->r->base))
+			snprintf(text, sizeof(text),
+				 "Link rel=\"next\" leads to another origin, %s: not followed", origin);
+		else
+			snprintf(text, sizeof(text), "Link rel=\"next\" leads out of this list: not "
+						     "followed");
+		why = text;
+	} else if (resp && p->pages >= LIST_PAGES_MAX) {
+		snprintf(text, sizeof(text), "more than %d pages: the list is not read to its end",
+			 LIST_PAGES_MAX);
+		why = text;
+	} else {
+		*strmap_slot(&p->visited, pool_strdup(p->pool, url), &fresh) = p;
+		if (!fresh)
+			why = "Link rel=\"next\" leads back to a page already read";
+	}
+	free(origin);
+	free(path);
+	if (why) {
+		pager_end(p, resp, why);
+		return;
+	}
+	p->pages++;
 	http_submit(p->r->http, HTTP_GET, url, NULL, on_page, p);
+}
+
+/* The first page of a list at url. */
+static void pager_start(struct pager *p, const char *url)
+{
+	pager_get(p, NULL, url);
+}
+
+/* Hands over a page's entries; 0, or -1 with why the list must end. */
+static int pager_items(struct pager *p, const cJSON *list, size_t *added, const char **why)
+{
+	const cJSON *v;
+	void **slot;
+	int fresh;
+
+	cJSON_ArrayForEach(v, list) {
+		if (++p->entries > LIST_ENTRIES_MAX) {
+			*why = "more than 1000000 entries: the list is not read to its end";
+			return -1;
+		}
+		if (!cJSON_IsString(v)) {
+			p->non_strings++;
+			continue;
+		}
+		if (strmap_get(&p->seen, v->valuestring)) {
+			p->repeats++;
+			continue;
+		}
+		slot = strmap_slot(&p->seen, p->item(p->arg, v->valuestring), &fresh);
+		*slot = p;
+		(*added)++;
+	}
+	return 0;
 }
 
 static void on_page(const struct http_response *resp, void *arg)
 {
 	struct pager *p = arg;
 	cJSON *doc;
-	const cJSON *list, *v;
+	const cJSON *list;
+	const char *why = NULL;
+	size_t added = 0;
 	char *next;
 
 	/* distribution refuses an n above its catalog.maxentries (PAGINATION_NUMBER_INVALID):
@@ -315,12 +454,12 @@ static void on_page(const struct http_response *resp, void *arg)
 	if (resp->status == 400 && !p->retried && strstr(resp->body, "PAGINATION_NUMBER_INVALID")) {
 		next = xstrndup(resp->url, strcspn(resp->url, "?"));
 		p->retried = 1;
-		pager_get(p, next);
+		pager_get(p, resp, next);
 		free(next);
 		return;
 	}
 	if (resp->status != 200) {
-		p->end(p->arg, resp, NULL);
+		pager_end(p, resp, NULL);
 		return;
 	}
 	doc = cJSON_ParseWithLength(resp->body, resp->body_len);
@@ -328,22 +467,25 @@ static void on_page(const struct http_response *resp, void *arg)
 	/* "tags": null is what a repository without tags answers. */
 	if (!cJSON_IsObject(doc) || (list && !cJSON_IsArray(list) && !cJSON_IsNull(list))) {
 		cJSON_Delete(doc);
-		p->end(p->arg, resp, "malformed JSON");
+		pager_end(p, resp, "malformed JSON");
 		return;
 	}
 	if (!cJSON_IsArray(list))
 		list = NULL;
-	cJSON_ArrayForEach(v, list)
-		if (cJSON_IsString(v))
-			p->item(p->arg, v->valuestring);
+	if (pager_items(p, list, &added, &why) < 0) {
+		cJSON_Delete(doc);
+		pager_end(p, resp, why);
+		return;
+	}
 	cJSON_Delete(doc);
 	next = http_link_next(resp);
-	if (next && strcmp(next, resp->url) == 0)
-		p->end(p->arg, resp, "Link rel=\"next\" points at the same page");
+	p->stalls = added ? 0 : p->stalls + 1;
+	if (next && p->stalls >= LIST_STALLS_MAX)
+		pager_end(p, resp, "Link rel=\"next\" keeps leading to pages without new entries");
 	else if (next)
-		pager_get(p, next);
+		pager_get(p, resp, next);
 	else
-		p->end(p->arg, NULL, NULL);
+		pager_end(p, NULL, NULL);
 	free(next);
 }
 
@@ -354,7 +496,7 @@ struct catalog {
 	struct rs_err *e;
 };
 
-static void catalog_item(void *arg, const char *value)
+static const char *catalog_item(void *arg, const char *value)
 {
 	struct catalog *c = arg;
 
@@ -362,7 +504,7 @@ static void catalog_item(void *arg, const char *value)
 		c->cap = c->cap ? c->cap * 2 : 64;
 		c->names = xrealloc(c->names, c->cap * sizeof(*c->names));
 	}
-	c->names[c->count++] = xstrdup(value);
+	return c->names[c->count++] = xstrdup(value);
 }
 
 static void catalog_end(void *arg, const struct http_response *resp, const char *why)
@@ -380,15 +522,16 @@ int registry_catalog(struct registry *r, char ***names, size_t *count, struct rs
 {
 	struct rs_err local = {{0}};
 	struct catalog c = {
-		.pager = {.r = r, .key = "repositories", .item = catalog_item,
+		.pager = {.r = r, .key = "repositories", .name = "_catalog", .item = catalog_item,
 			  .end = catalog_end, .arg = &c},
 		.e = &local,
 	};
 	char *url = xasprintf("%s/v2/_catalog" PAGE, r->base);
 
-	pager_get(&c.pager, url);
+	pager_start(&c.pager, url);
 	free(url);
 	http_run(r->http, &local);
+	pager_free(&c.pager); /* before the names its set of entries borrows */
 	if (err_isset(&local)) {
 		err_set(e, "%s", local.msg);
 		for (size_t i = 0; i < c.count; i++)
@@ -467,6 +610,8 @@ struct repo_scan {
 	struct reg_repo *repo;
 	struct pager pager;
 	size_t cap;            /* of repo->images while the tag list grows */
+	size_t invalid_names;  /* tags outside the grammar, warned once */
+	char first_invalid[64]; /* the first of them, as a log shows it */
 	struct tag_job *tags;  /* one per image once the list is complete */
 	struct fetch **table;  /* open addressing; size a power of two, at most half full */
 	size_t table_size, nfetch;
@@ -506,7 +651,12 @@ static void repo_get(struct repo_scan *rs, enum http_method method, const char *
 	if (rs->repo->error)
 		return;
 	build_url(&rs->url, rs->scan->r, rs->repo->name, part, ref);
-	http_submit(rs->scan->r->http, method, rs->url.data, accept, done, arg);
+	/* Registries may send a blob to storage elsewhere (S3, GCS); never a list or a
+	 * manifest. */
+	if (strcmp(part, "blobs/") == 0)
+		http_submit_offsite(rs->scan->r->http, method, rs->url.data, accept, done, arg);
+	else
+		http_submit(rs->scan->r->http, method, rs->url.data, accept, done, arg);
 }
 
 static size_t fetch_hash(const char *digest, enum fetch_kind kind)
@@ -978,6 +1128,12 @@ static void on_tag(const struct http_response *resp, void *arg)
 	progress_step();
 	if (rs->repo->error)
 		return;
+	if (resp->status == 404 && img->invalid_name) {
+		/* Which image it names is unknown: any deletion might take it. */
+		repo_http_error(rs, resp, "a tag named outside the tag grammar names no manifest "
+					  "the registry serves, so its image cannot be kept");
+		return;
+	}
 	if (resp->status == 404) {
 		t->state = TAG_GONE;
 		log_msg(RS_LOG_WARN, "%s:%s: manifest gone since the tag list was read (deleted "
@@ -1014,21 +1170,44 @@ static void on_tag(const struct http_response *resp, void *arg)
 		manifest_read(f, resp);
 }
 
-static void tags_item(void *arg, const char *value)
+/* s as a log can show it: bytes below ' ' and DEL as \xHH, at most outlen - 1 bytes. */
+static void shown(char *out, size_t outlen, const char *s)
+{
+	size_t n = 0;
+
+	for (; *s && n + 5 < outlen; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c < ' ' || c == 0x7f || c == '\\')
+			n += (size_t)snprintf(out + n, outlen - n, "\\x%02X", c);
+		else
+			out[n++] = (char)c;
+	}
+	out[n] = '\0';
+}
+
+static const char *tags_item(void *arg, const char *value)
 {
 	struct repo_scan *rs = arg;
 	struct reg_repo *repo = rs->repo;
+	/* Outside the grammar (a control character, "../"): the tag stays in the scan, marked,
+	 * so that the image it names is kept with every tag on it. */
+	int invalid = !util_valid_tag(value);
 
 	if (repo->count == rs->cap) {
 		rs->cap = rs->cap ? rs->cap * 2 : 16;
 		repo->images = xrealloc(repo->images, rs->cap * sizeof(*repo->images));
 	}
-	repo->images[repo->count++] = (struct reg_image){
+	if (invalid && !rs->invalid_names++)
+		shown(rs->first_invalid, sizeof(rs->first_invalid), value);
+	repo->images[repo->count] = (struct reg_image){
 		.tag = pool_strdup(rs->scan->pool, value),
 		.created = RS_CREATED_UNKNOWN,
 		.size = -1,
 		.pushed = RS_TIME_UNKNOWN,
+		.invalid_name = invalid,
 	};
+	return repo->images[repo->count++].tag;
 }
 
 /* The tag list is complete (images no longer move): fetch every tag's manifest. */
@@ -1043,9 +1222,21 @@ static void tags_end(void *arg, const struct http_response *resp, const char *wh
 				     "to do", rs->repo->name);
 		rs->repo->count = 0;
 	} else if (resp) {
+		/* What a list that did not end gave is neither complete nor trusted (and may be a
+		 * million names): the repository is left untouched without it. */
 		repo_http_error(rs, resp, why);
+		free(rs->repo->images);
+		rs->repo->images = NULL;
+		rs->repo->count = rs->cap = 0;
 		return;
 	}
+	if (rs->invalid_names == 1)
+		log_msg(RS_LOG_WARN, "%s: tag \"%s\" is outside the tag grammar: kept, with the "
+				     "image it names", rs->repo->name, rs->first_invalid);
+	else if (rs->invalid_names)
+		log_msg(RS_LOG_WARN, "%s: %zu tags outside the tag grammar (the first: \"%s\"): "
+				     "kept, with the images they name",
+			rs->repo->name, rs->invalid_names, rs->first_invalid);
 	rs->tags = xcalloc(rs->repo->count + 1, sizeof(*rs->tags));
 	progress_grow(rs->repo->count);
 	for (size_t i = 0; i < rs->repo->count; i++) {
@@ -1137,6 +1328,7 @@ static void repo_finish(struct repo_scan *rs)
 	free(rs->table);
 	free(rs->tags);
 	buf_free(&rs->url);
+	pager_free(&rs->pager);
 }
 
 int registry_scan(struct registry *r, char *const *repos, size_t count, unsigned needs,
@@ -1161,10 +1353,10 @@ int registry_scan(struct registry *r, char *const *repos, size_t count, unsigned
 			repo_error(rs, "invalid repository name");
 			continue;
 		}
-		rs->pager = (struct pager){.r = r, .key = "tags", .item = tags_item,
-					   .end = tags_end, .arg = rs};
+		rs->pager = (struct pager){.r = r, .key = "tags", .name = rs->repo->name,
+					   .item = tags_item, .end = tags_end, .arg = rs};
 		build_url(&rs->url, r, repos[i], "tags/list" PAGE, NULL);
-		pager_get(&rs->pager, rs->url.data);
+		pager_start(&rs->pager, rs->url.data);
 	}
 	progress_begin("scan", 0);
 	rc = http_run(r->http, e);
@@ -1333,6 +1525,12 @@ static void on_delete(const struct http_response *resp, void *arg)
 	d->http_status = resp->status;
 	d->ok = (resp->status >= 200 && resp->status < 300) || resp->status == 404;
 	d->error[0] = '\0';
+	/* Done only when the registry itself said so (http.c follows no DELETE elsewhere). */
+	if (d->ok && !http_same_origin(resp->effective_url, resp->url)) {
+		d->ok = 0;
+		snprintf(d->error, sizeof(d->error), "answered by another origin, not the registry");
+		return;
+	}
 	if (resp->status == 404 && resp->retried)
 		log_msg(RS_LOG_INFO, "%s@%s: already gone, most likely deleted by an earlier "
 				     "attempt whose answer was lost", d->repo, d->digest);

@@ -29,6 +29,9 @@ struct reg_image {
 	struct rs_label *labels; /* in the scan's pool, shared by the tags of one config */
 	size_t label_count;
 	int64_t pushed; /* from a push-time source (storage.h); RS_TIME_UNKNOWN otherwise */
+	/* The registry listed a name outside the tag grammar (a control character, "../"):
+	 * the image it names is never deleted, nor any tag on it. */
+	int invalid_name;
 };
 
 /* A manifest no tag reaches, listed by a push-time source (storage.h). */
