@@ -280,6 +280,13 @@ want(sorted(journaled) == ["a", "a", "b", "b", "mid", "ok1", "ok2"],
      "tags journaled: %r" % journaled)
 sys.exit(bad)
 PY
+# Item 7: what a registry names reaches a terminal escaped: no ESC, no forged line.
+expect_rc "0|1" "$T/tags-v" "${RS[@]}" plan -v -c "$T/tags.stack"
+if grep -q $'\e' "$T/tags-v.out" "$T/tags-v.err"; then
+	fail "a raw ESC byte reached the output"
+fi
+assert_contains "$(cat "$T/tags-v.out")" 'keep   bad/names:ctl\x1b[31m  invalid tag name: kept' \
+	"the escape sequence, escaped"
 hostile_stop
 
 echo "test_hostile: ok"
