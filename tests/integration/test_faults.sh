@@ -148,6 +148,27 @@ plog | awk -F'\t' '{ t[NR] = $1 } END {
 }' || fail "max_requests_per_second not held (above)"
 proxy_stop
 
+# --- apply's re-read fails for a whole repository ----------------------------------------------
+
+# A plan for f/y through a clean proxy, applied through one where f/y's tag list fails: every
+# deletion is skipped, and a warning says why (the summary points at the warnings).
+proxy_start -
+s=$REG_DIR/reread.stack
+mkstack "$s" '^f/y$' 'retries = 0;'
+expect_rc 0 "$REG_DIR/reread-plan" "${RS[@]}" plan -c "$s" -o "$REG_DIR/reread.json"
+proxy_stop
+cat >"$REG_DIR/reread-faults.json" <<'JSON'
+{"rules": [{"name": "tags-500", "method": "GET", "path": "^/v2/f/y/tags/list", "count": -1, "status": 500}]}
+JSON
+mv "$PROXY_LOG" "$REG_DIR/proxy-reread-plan.log"
+proxy_start "$REG_DIR/reread-faults.json"
+expect_rc 3 "$REG_DIR/reread" "${RS[@]}" apply "$REG_DIR/reread.json" -c "$s" --registry "$PROXY_URL"
+assert_contains "$(cat "$REG_DIR/reread.err")" \
+	"warning: f/y: its 1 deletions skipped: could not re-resolve tags: f/y: GET /v2/f/y/tags/list?n=1000: HTTP 500" \
+	"a warning for the skipped repository"
+assert_contains "$(cat "$REG_DIR/reread.out")" "1 skipped (why: the warnings above)" "the summary"
+proxy_stop
+
 # --- what is left ----------------------------------------------------------------------------
 
 for r in a b c d e; do
