@@ -1,11 +1,16 @@
 /* log.c - diagnostics on stderr. */
 #include "log.h"
 
+#include <cjson/cJSON.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "json.h"
 
 static int current_level = RS_LOG_INFO;
 
@@ -120,13 +125,14 @@ void out_escape(struct buf *b, const char *s)
 	}
 }
 
-/* fmt and its arguments, escaped, as one line on f. */
-static void vline(FILE *f, const char *prefix, const char *fmt, va_list ap)
+void out_line(FILE *f, const char *fmt, ...)
 {
 	struct buf raw = {0}, safe = {0};
+	va_list ap;
 
+	va_start(ap, fmt);
 	buf_vprintf(&raw, fmt, ap);
-	buf_append(&safe, prefix, strlen(prefix));
+	va_end(ap);
 	out_escape(&safe, raw.data ? raw.data : "");
 	buf_append(&safe, "\n", 1);
 	fwrite(safe.data, 1, safe.len, f);
@@ -134,19 +140,46 @@ static void vline(FILE *f, const char *prefix, const char *fmt, va_list ap)
 	buf_free(&safe);
 }
 
-void out_line(FILE *f, const char *fmt, ...)
-{
-	va_list ap;
+/* How diagnostics look on stderr: for a person at a terminal, with a time for a log file,
+ * with a syslog priority for journald (which stamps lines itself), or as JSON lines. */
+enum style { STYLE_UNSET, STYLE_TERMINAL, STYLE_STAMPED, STYLE_JOURNAL, STYLE_JSON };
 
-	va_start(ap, fmt);
-	vline(f, "", fmt, ap);
-	va_end(ap);
+static enum style style;
+
+void log_set_json(int json)
+{
+	style = json ? STYLE_JSON : STYLE_UNSET;
+}
+
+/* Whether stderr is the stream systemd connected to the journal (JOURNAL_STREAM names its
+ * device and inode, and a child that redirected stderr must not think so). */
+static int stderr_is_journal(void)
+{
+	const char *js = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat st;
+
+	return js && sscanf(js, "%llu:%llu", &dev, &ino) == 2 && fstat(STDERR_FILENO, &st) == 0 &&
+	       (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
+}
+
+static enum style current_style(void)
+{
+	if (style == STYLE_UNSET)
+		style = stderr_is_journal()	    ? STYLE_JOURNAL
+			: isatty(STDERR_FILENO) ? STYLE_TERMINAL
+						: STYLE_STAMPED;
+	return style;
 }
 
 void log_msg(enum rs_log_level level, const char *fmt, ...)
 {
-	static const char *const prefix[] = {"regsweep: error: ", "regsweep: warning: ",
-					     "regsweep: ", "regsweep: ", "regsweep: "};
+	static const char *const prefix[] = {"error: ", "warning: ", "", "", ""};
+	static const char *const names[] = {"error", "warning", "info", "debug", "result"};
+	/* sd-daemon(3) priorities: err, warning, info, debug; a result is a notice. */
+	static const char priority[] = {'3', '4', '6', '7', '5'};
+	struct buf raw = {0}, line = {0};
+	char when[32];
 	va_list ap;
 
 	if ((unsigned)level > RS_LOG_RESULT)
@@ -155,6 +188,38 @@ void log_msg(enum rs_log_level level, const char *fmt, ...)
 		return;
 	progress_clear();
 	va_start(ap, fmt);
-	vline(stderr, prefix[level], fmt, ap);
+	buf_vprintf(&raw, fmt, ap);
 	va_end(ap);
+	util_format_rfc3339((int64_t)time(NULL), when, sizeof(when));
+	switch (current_style()) {
+	case STYLE_JSON: {
+		cJSON *o = cJSON_CreateObject();
+		char *text;
+
+		cJSON_AddStringToObject(o, "time", when);
+		cJSON_AddStringToObject(o, "level", names[level]);
+		cJSON_AddStringToObject(o, "message", raw.data ? raw.data : "");
+		text = json_text(o, 0);
+		buf_printf(&line, "%s\n", text);
+		free(text);
+		cJSON_Delete(o);
+		break;
+	}
+	case STYLE_JOURNAL:
+		buf_printf(&line, "<%c>", priority[level]);
+		break;
+	case STYLE_STAMPED:
+		buf_printf(&line, "%s ", when);
+		break;
+	default:
+		break;
+	}
+	if (current_style() != STYLE_JSON) {
+		buf_printf(&line, "regsweep: %s", prefix[level]);
+		out_escape(&line, raw.data ? raw.data : "");
+		buf_append(&line, "\n", 1);
+	}
+	fwrite(line.data, 1, line.len, stderr);
+	buf_free(&raw);
+	buf_free(&line);
 }

@@ -13,8 +13,14 @@ void log_set_level(int level);
 int log_level(void);
 
 /* One line on stderr, prefixed "regsweep: " (and "error: "/"warning: " by level), escaped
- * as out_line escapes.  RS_LOG_RESULT lines are shown at every level. */
+ * as out_line escapes.  RS_LOG_RESULT lines are shown at every level.  On a terminal that
+ * is all; otherwise the line starts with the time (RFC 3339), or, when stderr is the
+ * journal systemd gave (JOURNAL_STREAM), with a syslog priority "<3>".  With log_set_json
+ * each line is a JSON object {"time", "level", "message"}. */
 void log_msg(enum rs_log_level level, const char *fmt, ...) RS_FMT(2, 3);
+
+/* --log-format json (1) or text (0, the default). */
+void log_set_json(int json);
 
 /* One line of output on f: fmt without its newline.  Registry names, tags and reasons come
  * from a server that may be hostile, so every control character (newline, ESC, BEL...),

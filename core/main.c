@@ -58,10 +58,12 @@ struct cli {
 struct command {
 	const char *name;
 	const char *usage;
-	const char *options; /* the short option letters this command accepts */
+	const char *options; /* the option letters this command accepts (see option_help) */
 	int args;            /* positional arguments it needs */
 	int needs_stack;     /* -c STACK is required */
 	int (*run)(struct cli *c);
+	const char *summary; /* what it does, for help */
+	const char *example;
 };
 
 static const struct option long_options[] = {
@@ -79,6 +81,7 @@ static const struct option long_options[] = {
 	{"images", required_argument, NULL, 'I'},
 	{"now", required_argument, NULL, 'N'},
 	{"metrics", required_argument, NULL, 'M'},
+	{"log-format", required_argument, NULL, 'L'},
 	{"verbose", no_argument, NULL, 'v'},
 	{"quiet", no_argument, NULL, 'q'},
 	{"help", no_argument, NULL, 'h'},
@@ -131,7 +134,7 @@ static void json_print_error(int rc)
 
 static int fail(int code, const char *fmt, ...) RS_FMT(2, 3);
 
-/* One line on stderr, whatever the level: errors are never quiet. */
+/* One error line on stderr (errors are never quiet) and the exit code. */
 static int fail(int code, const char *fmt, ...)
 {
 	struct buf msg = {0};
@@ -140,7 +143,7 @@ static int fail(int code, const char *fmt, ...)
 	va_start(ap, fmt);
 	buf_vprintf(&msg, fmt, ap);
 	va_end(ap);
-	out_line(stderr, "regsweep: error: %s", msg.data ? msg.data : "");
+	log_msg(RS_LOG_ERROR, "%s", msg.data ? msg.data : "");
 	if (json_out.on) {
 		cJSON *err = cJSON_CreateObject();
 
@@ -492,13 +495,15 @@ static int cmd_apply(struct cli *c)
 	struct registry *reg = NULL;
 	struct rs_err e = {{0}};
 	char *journal = NULL;
+	size_t ran = 0;
 	int rc;
 
-	/* A stack only lends its connection settings (credentials, TLS) here; its policy
-	 * already made the plan. */
+	/* A stack lends its connection settings (credentials, TLS) and its after-steps; its
+	 * policy already made the plan. */
 	netopts_init(&s.net);
 	s.concurrency = 8;
-	if ((c->sweep.stack_path && stack_load(c->sweep.stack_path, &s, &e)) ||
+	c->sweep.facts = SWEEP_FACTS_FILE; /* no scan here needs push times */
+	if ((c->sweep.stack_path && sweep_load(&c->sweep, &s, &e)) ||
 	    plan_read_file(c->args[0], &p, &e)) {
 		rc = fail(SWEEP_EXIT_USAGE, "%s", e.msg);
 		goto out;
@@ -517,16 +522,23 @@ static int cmd_apply(struct cli *c)
 		rc = apply_plan(c, &p, reg, 1, &journal);
 	else
 		fail(rc, "%s", e.msg);
-	if (c->json)
-		json_run(c, journal, 0);
-	print_plan(&p, c, 1);
-	if (!c->json)
+	if (!c->json) {
+		print_plan(&p, c, 1);
 		print_applied(&p);
-	print_journal(c, journal, 0);
+	}
+	if (rc == SWEEP_EXIT_OK && sweep_after(&s, &p, reg, 0, &ran, &e))
+		rc = fail(SWEEP_EXIT_FAILED, "%s", e.msg);
+	else if (rc != SWEEP_EXIT_OK && s.after_count)
+		log_msg(RS_LOG_WARN, "after-steps skipped: the apply was not complete");
+	if (c->json) { /* one document, after-steps' outcome included */
+		json_run(c, journal, ran);
+		print_plan(&p, c, 1);
+	}
+	print_journal(c, journal, ran);
 out:
 	rc = write_metrics(c, "apply", &p, rc);
 	registry_close(reg);
-	stack_free(&s);
+	sweep_release(&s);
 	free(journal);
 	plan_free(&p);
 	return rc;
@@ -862,55 +874,99 @@ out:
 }
 
 static const struct command commands[] = {
-	{"plan", "plan -c STACK [-o PLAN.json] [--format text|json] [--registry URL]", "cofrmjvqh",
-	 0, 1, cmd_plan},
-	{"apply",
-	 "apply PLAN.json [-c STACK] [--max-plan-age 24h] [--force] [--registry URL] "
-	 "[--format text|json] [--journal FILE] [--metrics FILE]",
-	 "cfrjvqhFAJM", 1, 0, cmd_apply},
-	{"run",
-	 "run -c STACK [--dry-run] [--force] [-o PLAN.json] [--format text|json] "
-	 "[--registry URL] [--journal FILE] [--metrics FILE]",
-	 "cofrmjnvqhFJM", 0, 1, cmd_run},
-	{"undo", "undo JOURNAL [-c STACK] [--registry URL]", "crjvqh", 1, 0, cmd_undo},
-	{"report", "report -c STACK [--top N] [--format text|json] [--registry URL]",
-	 "cfrmjvqhT", 0, 1, cmd_report},
-	{"modules", "modules [--module-dir DIR] [--format text|json]", "mfvqh", 0, 0, cmd_modules},
-	{"check", "check -c STACK [--module-dir DIR]", "cmvqh", 0, 1, cmd_check},
-	{"decide", "decide -c STACK --images FILE.json [--now TIME] [--format text|json]",
-	 "cfmvqhIN", 0, 1, cmd_decide},
+	{"plan", "plan -c STACK [-o PLAN.json]", "cofrmjvqhL", 0, 1, cmd_plan,
+	 "Scan the registry and print what the stack would delete, and why; read-only. With -o,\n"
+	 "also write the plan file to review and then apply.",
+	 "regsweep plan -c nightly.stack -o plan.json"},
+	{"apply", "apply PLAN.json [-c STACK]", "cfrmjvqhFAJML", 1, 0, cmd_apply,
+	 "Delete exactly what a saved plan says, after re-reading the registry: a deletion whose\n"
+	 "digest gained a tag since, or that a new index needs, is skipped. The stack lends its\n"
+	 "credentials and runs its after-steps once the apply is complete.",
+	 "regsweep apply plan.json -c nightly.stack --journal /var/lib/regsweep/j.jsonl"},
+	{"run", "run -c STACK [--dry-run]", "cofrmjnvqhFJML", 0, 1, cmd_run,
+	 "Plan, apply and run the after-steps (such as the garbage collector) in one go.",
+	 "regsweep run -c nightly.stack --metrics /var/lib/node-exporter/regsweep.prom"},
+	{"undo", "undo JOURNAL [-c STACK]", "crjvqhL", 1, 0, cmd_undo,
+	 "Put back what an apply or run deleted, from its journal, until the registry's\n"
+	 "garbage collector has run: every tag on its old digest, unless pushed again since.",
+	 "regsweep undo ~/.local/state/regsweep/journal-20260101T020000Z-4242.jsonl"},
+	{"report", "report -c STACK [--top N]", "cfrmjvqhTL", 0, 1, cmd_report,
+	 "Per repository: tags, manifests, total and unique bytes, oldest and newest image;\n"
+	 "read-only, ranked by what deleting the repository would free.",
+	 "regsweep report -c nightly.stack --top 10"},
+	{"modules", "modules [--module-dir DIR]", "mfvqhL", 0, 0, cmd_modules,
+	 "List the modules found, in search order, with their arguments, ABI and needs.",
+	 "regsweep modules --format json"},
+	{"check", "check -c STACK", "cmvqhL", 0, 1, cmd_check,
+	 "Parse the stack, load its modules and check their arguments; no network.",
+	 "regsweep check -c nightly.stack"},
+	{"decide", "decide -c STACK --images FILE.json [--now TIME]", "cfmvqhINL", 0, 1,
+	 cmd_decide,
+	 "The stack's verdicts for images described in a JSON file, as plan -v prints them; no\n"
+	 "network. What policy and module authors test against.",
+	 "regsweep decide -c nightly.stack --images images.json --now 2026-01-01T00:00:00Z"},
 };
+
+/* Every option, by the letter the command table and getopt know it by. */
+static const struct {
+	char letter;
+	const char *spelling, *help;
+} option_help[] = {
+	{'c', "-c, --config STACK", "the stack file (libconfig)"},
+	{'o', "-o, --output PLAN.json", "also write the plan file (sealed: what apply applies)"},
+	{'f', "-f, --format text|json", "output: text (default), or one JSON document"},
+	{'r', "-r, --registry URL", "use this registry, not the stack's or the plan's"},
+	{'m', "-m, --module-dir DIR", "look for modules here first"},
+	{'j', "-j, --concurrency N", "requests in flight, 1..256 (default: the stack's, or 8)"},
+	{'n', "-n, --dry-run", "plan and report, delete nothing"},
+	{'F', "    --force", "go on although the guards refuse the plan"},
+	{'A', "    --max-plan-age AGE", "refuse an older plan (default 24h)"},
+	{'J', "    --journal FILE", "record what is deleted here, for undo (default: a new\n"
+			       "                              file in $XDG_STATE_HOME/regsweep)"},
+	{'T', "    --top N", "only the N repositories that free the most"},
+	{'I', "    --images FILE.json", "the images to decide for"},
+	{'N', "    --now TIME", "the time to age by, RFC 3339 (default: the file's\n"
+			    "                              \"now\", else the clock)"},
+	{'M', "    --metrics FILE", "write the outcome as a node_exporter textfile"},
+	{'L', "    --log-format text|json", "diagnostics on stderr as text or JSON lines"},
+	{'v', "-v, --verbose", "more detail: every verdict, each command's output"},
+	{'q', "-q, --quiet", "errors and result lines only"},
+	{'h', "-h, --help", "this help"},
+};
+
+#define EXIT_CODES                                                                         \
+	"exit codes: 0 done, 1 some requests failed or a repository was left untouched,\n"  \
+	"  2 usage, stack or module error (nothing deleted), 3 refused by a guard, a stale\n" \
+	"  plan, or deletions skipped because the registry changed, 4 another regsweep is\n" \
+	"  working on the same registry (nothing done)\n"
 
 static void usage(FILE *out)
 {
-	fputs("usage: regsweep COMMAND [options]\n\ncommands:\n", out);
+	fputs("usage: regsweep COMMAND [options]    (options may also come before COMMAND)\n\n"
+	      "commands:\n",
+	      out);
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		fprintf(out, "  regsweep %s\n", commands[i].usage);
-	fputs("\noptions:\n"
-	      "  -c, --config STACK      the stack file (libconfig)\n"
-	      "  -o, --output PLAN.json  also write the plan file\n"
-	      "  -f, --format text|json  output format (default text)\n"
-	      "  -r, --registry URL      override the stack's registry url\n"
-	      "  -m, --module-dir DIR    look for modules in DIR too\n"
-	      "  -j, --concurrency N     requests in flight (default: the stack's, or 8)\n"
-	      "  -n, --dry-run           run: plan and report, delete nothing\n"
-	      "      --force             apply even a plan the guards refuse\n"
-	      "      --max-plan-age AGE  apply: refuse older plans (default 24h)\n"
-	      "      --journal FILE      apply, run: record what is deleted there, for undo\n"
-	      "                          (default $XDG_STATE_HOME/regsweep/journal-TIME-PID.jsonl)\n"
-	      "      --top N             report: the N repositories that free the most only\n"
-	      "      --metrics FILE      apply, run: write the outcome as a node_exporter textfile\n"
-	      "      --images FILE.json  decide: the images to decide for (no registry)\n"
-	      "      --now TIME          decide: the time to age by (RFC 3339; default: the\n"
-	      "                          file's \"now\", else the clock)\n"
-	      "  -v, --verbose           more detail (every tag's verdict)\n"
-	      "  -q, --quiet             errors only on stderr\n"
-	      "      --version           print the version\n"
-	      "  -h, --help              this help\n"
-	      "\nexit codes: 0 done, 1 some requests failed, 2 usage, stack or module error,\n"
-	      "  3 refused by a guard, or deletions skipped because the registry changed,\n"
-	      "  4 another regsweep is working on the same registry (nothing was done)\n",
+	fputs("  regsweep help [COMMAND]\n\nregsweep help COMMAND, or COMMAND --help, describes "
+	      "each command's options.\n      --version               print the version\n\n" EXIT_CODES,
 	      out);
+}
+
+static void command_help(const struct command *cmd, FILE *out)
+{
+	fprintf(out, "usage: regsweep %s [options]\n\n%s\n\noptions:\n", cmd->usage, cmd->summary);
+	for (size_t i = 0; i < sizeof(option_help) / sizeof(option_help[0]); i++)
+		if (strchr(cmd->options, option_help[i].letter))
+			fprintf(out, "  %-27s %s\n", option_help[i].spelling, option_help[i].help);
+	fprintf(out, "\nexample:\n  %s\n\n" EXIT_CODES, cmd->example);
+}
+
+static const struct command *find_command(const char *name)
+{
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (strcmp(name, commands[i].name) == 0)
+			return &commands[i];
+	return NULL;
 }
 
 static int parse_options(const struct command *cmd, int argc, char **argv, struct cli *c)
@@ -919,7 +975,7 @@ static int parse_options(const struct command *cmd, int argc, char **argv, struc
 
 	opterr = 0;
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, ":c:o:f:r:m:j:nvqhFA:T:J:I:N:M:", long_options, &li)) !=
+	while ((opt = getopt_long(argc, argv, ":c:o:f:r:m:j:nvqhFA:T:J:I:N:M:L:", long_options, &li)) !=
 	       -1) {
 		/* As typed: argv[optind - 1] is the option's value when it takes one. */
 		char name[32];
@@ -936,8 +992,10 @@ static int parse_options(const struct command *cmd, int argc, char **argv, struc
 			return fail(SWEEP_EXIT_USAGE, "%s: option %s needs a value", cmd->name,
 				    argv[optind - 1]);
 		if (!strchr(cmd->options, opt))
-			return fail(SWEEP_EXIT_USAGE, "%s does not take %s (usage: regsweep %s)",
-				    cmd->name, name, cmd->usage);
+			return fail(SWEEP_EXIT_USAGE,
+				    "%s does not take %s (usage: regsweep %s [options]; see regsweep "
+				    "help %s)",
+				    cmd->name, name, cmd->usage, cmd->name);
 		switch (opt) {
 		case 'c':
 			c->sweep.stack_path = optarg;
@@ -1004,6 +1062,12 @@ static int parse_options(const struct command *cmd, int argc, char **argv, struc
 		case 'M':
 			c->metrics = optarg;
 			break;
+		case 'L':
+			if (strcmp(optarg, "json") && strcmp(optarg, "text"))
+				return fail(SWEEP_EXIT_USAGE,
+					    "--log-format must be text or json, not \"%s\"", optarg);
+			log_set_json(strcmp(optarg, "json") == 0);
+			break;
 		case 'N':
 			if (util_parse_rfc3339(optarg, &c->now))
 				return fail(SWEEP_EXIT_USAGE,
@@ -1019,7 +1083,7 @@ static int parse_options(const struct command *cmd, int argc, char **argv, struc
 			log_set_level(RS_LOG_ERROR);
 			break;
 		case 'h':
-			printf("usage: regsweep %s\n", cmd->usage);
+			command_help(cmd, stdout);
 			exit(SWEEP_EXIT_OK);
 		}
 	}
@@ -1059,9 +1123,36 @@ static void catch_signals(void)
 	sigaction(SIGTERM, &sa, NULL);
 }
 
+/* Where the command word is: options may come before it (regsweep -v plan ...), as in git
+ * or docker.  Returns its index in argv, or 0 when there is none. */
+static int command_at(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+
+		if (a[0] != '-' || !a[1])
+			return i;
+		if (!strcmp(a, "--"))
+			return i + 1 < argc ? i + 1 : 0;
+		if (a[1] == '-') { /* --name or --name=value */
+			size_t n = strcspn(a + 2, "=");
+
+			for (const struct option *o = long_options; o->name; o++)
+				if (strlen(o->name) == n && !strncmp(o->name, a + 2, n) &&
+				    o->has_arg == required_argument && !a[2 + n])
+					i++; /* its value is the next word */
+		} else if (a[2] == '\0' && strchr("cofrmjATJINML", a[1])) {
+			i++; /* -c STACK */
+		}
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
+	const struct command *cmd;
 	struct cli c;
+	int at = command_at(argc, argv), rc;
 
 	memset(&c, 0, sizeof(c));
 	c.max_plan_age = 24 * 3600;
@@ -1069,32 +1160,39 @@ int main(int argc, char **argv)
 	c.now = RS_TIME_UNKNOWN;
 	c.lock = -1;
 	c.started = util_now();
-	if (argc < 2)
-		return usage(stderr), SWEEP_EXIT_USAGE;
-	if (!strcmp(argv[1], "--version")) {
+	if (argc >= 2 && !strcmp(argv[1], "--version")) {
 		printf("regsweep %s (module ABI %d.%d)\n", RS_VERSION, RS_ABI_MAJOR, RS_ABI_MINOR);
 		return SWEEP_EXIT_OK;
 	}
-	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))
+	if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")))
 		return usage(stdout), SWEEP_EXIT_OK;
-	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
-		int rc;
-
-		if (strcmp(argv[1], commands[i].name))
-			continue;
-		rc = parse_options(&commands[i], argc - 1, argv + 1, &c);
-		if (rc != SWEEP_EXIT_OK)
-			return rc;
-		catch_signals();
-		rc = commands[i].run(&c);
-		if (http_interrupted()) {
-			rc = SWEEP_EXIT_FAILED;
-			log_msg(RS_LOG_ERROR, "interrupted: requests not yet sent were not sent");
-		}
-		if (json_out.on && !json_out.printed && rc != SWEEP_EXIT_OK)
-			json_print_error(rc);
-		cJSON_Delete(json_out.extra);
-		return rc;
+	if (!at)
+		return usage(stderr), SWEEP_EXIT_USAGE;
+	if (!strcmp(argv[at], "help")) {
+		if (at + 1 >= argc)
+			return usage(stdout), SWEEP_EXIT_OK;
+		if (!(cmd = find_command(argv[at + 1])))
+			return fail(SWEEP_EXIT_USAGE, "no command \"%s\" (see regsweep help)",
+				    argv[at + 1]);
+		return command_help(cmd, stdout), SWEEP_EXIT_OK;
 	}
-	return fail(SWEEP_EXIT_USAGE, "unknown command \"%s\" (see regsweep --help)", argv[1]);
+	if (!(cmd = find_command(argv[at])))
+		return fail(SWEEP_EXIT_USAGE, "unknown command \"%s\" (see regsweep --help)",
+			    argv[at]);
+	/* The command word first, then every other argument in the order given. */
+	memmove(argv + 2, argv + 1, (size_t)(at - 1) * sizeof(*argv));
+	argv[1] = (char *)cmd->name;
+	rc = parse_options(cmd, argc - 1, argv + 1, &c);
+	if (rc != SWEEP_EXIT_OK)
+		return rc;
+	catch_signals();
+	rc = cmd->run(&c);
+	if (http_interrupted()) {
+		rc = SWEEP_EXIT_FAILED;
+		log_msg(RS_LOG_ERROR, "interrupted: requests not yet sent were not sent");
+	}
+	if (json_out.on && !json_out.printed && rc != SWEEP_EXIT_OK)
+		json_print_error(rc);
+	cJSON_Delete(json_out.extra);
+	return rc;
 }

@@ -505,6 +505,12 @@ tags_line() {
 	reg_tags "$1" | tr '\n' ' ' | sed 's/ $//'
 }
 
+# errtext FILE: regsweep's stderr without the time each line starts with when stderr is not
+# a terminal ("2026-01-01T02:00:00Z regsweep: ..."), for comparing whole lines.
+errtext() {
+	sed -E 's/^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z //' "$1"
+}
+
 # expect_rc CODE OUT_PREFIX CMD...: runs CMD with stdout to OUT_PREFIX.out and stderr to
 # OUT_PREFIX.err and fails unless it exits CODE ("1|2": either).
 expect_rc() {

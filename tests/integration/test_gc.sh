@@ -164,4 +164,15 @@ assert_eq 1 "$(metrics "$m" last_run_exit_code)" "metrics of a failed run: exit 
 assert_contains "$(cat "$REG_DIR/lost.err")" \
 	"$REG_DIR/lost.stack:4: gc_distribution: post-GC validation failed: " "lost blob"
 assert_contains "$(cat "$REG_DIR/lost.err")" "$layer" "the lost blob named"
+# apply -c STACK runs the stack's after-steps once the saved plan is applied.
+echo "bulk gc/apply 1 5 2024-01-01T00:00:00Z 3600" | "$RS_SEED" "$REG_URL" >/dev/null
+# (gc/app-1 lost a blob above on purpose: only gc/apply is in this plan.)
+gc_stack "$REG_DIR/apply.stack" "command = [ \"docker-registry\", \"garbage-collect\", \"$REG_CONFIG\" ];"
+sed -i '1a repositories = { include = [ "^gc/apply-1$" ]; };' "$REG_DIR/apply.stack"
+"$REGSWEEP" plan -c "$REG_DIR/apply.stack" -o "$REG_DIR/apply.json" >/dev/null
+expect_rc 0 "$REG_DIR/apply" "$REGSWEEP" apply "$REG_DIR/apply.json" -c "$REG_DIR/apply.stack"
+assert_contains "$(cat "$REG_DIR/apply.out")" "deleted 2 of 2 manifests (2 tags)" "apply deleted"
+assert_contains "$(cat "$REG_DIR/apply.err")" "gc_distribution: gc: " "apply ran the collector"
+assert_contains "$(cat "$REG_DIR/apply.err")" "kept tags: manifests, children and blobs all answer" \
+	"and validated what it kept"
 echo "PASS: gc"

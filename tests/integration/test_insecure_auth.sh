@@ -44,7 +44,7 @@ mkstack "$REG_DIR/refused.stack" ""
 requests=$(grep -c '"regsweep/' "$REG_LOG" || true)
 expect_rc 2 "$REG_DIR/refused" "$REGSWEEP" run -c "$REG_DIR/refused.stack"
 assert_eq "regsweep: error: refusing to send credentials over plain http:// to ${REG_URL#http://} (allow_insecure_auth = true allows it)" \
-	"$(cat "$REG_DIR/refused.err")" "refusal"
+	"$(errtext "$REG_DIR/refused.err")" "refusal"
 assert_eq "$requests" "$(grep -c '"regsweep/' "$REG_LOG" || true)" "requests sent after the refusal"
 
 mkstack "$REG_DIR/allowed.stack" "allow_insecure_auth = true;"

@@ -54,7 +54,7 @@ before=$(requests)
 [[ $before -gt 0 ]] || fail "the access log shows no request: the count below proves nothing"
 expect_rc 2 "$REG_DIR/nodir" "$REGSWEEP" plan -c "$stack" -o "$REG_DIR/missing/p.json"
 assert_eq "regsweep: error: $REG_DIR/missing/p.json: cannot write there: No such file or directory" \
-	"$(cat "$REG_DIR/nodir.err")" "an unwritable plan file"
+	"$(errtext "$REG_DIR/nodir.err")" "an unwritable plan file"
 assert_eq "$before" "$(requests)" "requests before failing"
 
 # A plan dated in the future (clock or forgery) is refused, sealed or not.

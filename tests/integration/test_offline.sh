@@ -53,7 +53,7 @@ assert_contains "$(cat "$dir/root-check.err")" \
 	"check warns about a storage_root not here"
 expect_rc 2 "$dir/root-plan" "$REGSWEEP" plan -c "$dir/root.stack"
 assert_eq "regsweep: error: $dir/root.stack:1: storage_root \"$dir\" is not distribution's filesystem storage: no docker/registry/v2 under it" \
-	"$(cat "$dir/root-plan.err")" "plan refuses it"
+	"$(errtext "$dir/root-plan.err")" "plan refuses it"
 broken policies 2 'a policies entry needs "repositories" and "policy"' 'policies = (
   { policy = ( { module = "age"; control = "required"; args = { older_than = "1d"; }; } ); }
 );'
@@ -174,8 +174,40 @@ expect_rc 2 "$dir/noimages" "$REGSWEEP" decide -c "$dir/good.stack"
 assert_contains "$(cat "$dir/noimages.err")" "decide needs --images FILE.json" "no --images"
 # An option a command does not take is named as typed, not by its value.
 expect_rc 2 "$dir/opt" "$REGSWEEP" undo "$dir/j.jsonl" -o "$dir/x.json"
-assert_eq "regsweep: error: undo does not take -o (usage: regsweep undo JOURNAL [-c STACK] [--registry URL])" \
-	"$(cat "$dir/opt.err")" "a short option"
+assert_eq "regsweep: error: undo does not take -o (usage: regsweep undo JOURNAL [-c STACK] [options]; see regsweep help undo)" \
+	"$(errtext "$dir/opt.err")" "a short option"
 expect_rc 2 "$dir/longopt" "$REGSWEEP" plan -c "$dir/good.stack" --journal "$dir/j.jsonl"
 assert_contains "$(cat "$dir/longopt.err")" "plan does not take --journal (usage: " "a long option"
+# Help, and options before the command word (as git and docker take them).
+expect_rc 0 "$dir/help" "$REGSWEEP" -v help plan
+assert_contains "$(cat "$dir/help.out")" "usage: regsweep plan -c STACK [-o PLAN.json] [options]" "help plan"
+assert_contains "$(cat "$dir/help.out")" "  -o, --output PLAN.json      also write the plan file" "help describes options"
+assert_contains "$(cat "$dir/help.out")" "example:" "help has an example"
+expect_rc 0 "$dir/help2" "$REGSWEEP" decide --help
+assert_contains "$(cat "$dir/help2.out")" "      --images FILE.json      the images to decide for" "COMMAND --help"
+expect_rc 2 "$dir/help3" "$REGSWEEP" help nope
+assert_contains "$(cat "$dir/help3.err")" 'no command "nope" (see regsweep help)' "help of no command"
+expect_rc 0 "$dir/before" "$REGSWEEP" --format json -c "$dir/good.stack" --images "$dir/images.json" decide
+assert_eq "other:o1 keep pr/x:pr-1 delete pr/x:pr-2 keep team/app:b1 delete team/app:b2 delete team/app:b3 keep team/app:b4 keep team/app:latest keep team/app:release-1 keep team/app:release-2 keep team/app:repro keep team/app:stable keep " \
+	"$(verdicts "$dir/before.out")" "options before the command word"
+
+# Diagnostics: off a terminal each line starts with the time; --log-format json makes them
+# JSON lines; on the journal systemd gave (JOURNAL_STREAM names stderr) a syslog priority.
+line=$(head -n 1 "$dir/opt.err")
+[[ $line =~ ^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z\ regsweep:\ error:\ undo\ does\ not ]] ||
+	fail "a timestamped line off a terminal: $line"
+expect_rc 2 "$dir/jsonlog" "$REGSWEEP" --log-format json check -c "$dir/missing.stack"
+"$RS_PYTHON" - "$dir/jsonlog.err" "$dir/missing.stack" <<'PY' || fail "--log-format json: $(cat "$dir/jsonlog.err")"
+import json, re, sys
+lines = open(sys.argv[1]).read().splitlines()
+assert len(lines) == 1, lines
+o = json.loads(lines[0])
+assert sorted(o) == ["level", "message", "time"], o
+assert o["level"] == "error" and o["message"] == sys.argv[2] + ": cannot read the stack file", o
+assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", o["time"]), o
+PY
+stream=$(stat -c '%d:%i' "$dir/jsonlog.err")
+JOURNAL_STREAM=$stream "$REGSWEEP" check -c "$dir/missing.stack" 2>"$dir/jsonlog.err" || true
+assert_eq "<3>regsweep: error: $dir/missing.stack: cannot read the stack file" \
+	"$(cat "$dir/jsonlog.err")" "a syslog priority for journald"
 echo "PASS: offline check and decide"
