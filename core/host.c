@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "command.h"
 #include "log.h"
 #include "pattern.h"
 #include "stack.h"
@@ -148,6 +149,15 @@ struct host_reclaimed host_reclaimed_get(void)
 	return reclaimed;
 }
 
+static enum rs_status host_run_command(const struct rs_ctx *ctx, char *const *argv,
+					const char *name,
+					void (*on_line)(void *arg, const char *line), void *arg,
+					char *err, size_t errlen)
+{
+	(void)ctx;
+	return command_run(argv, name, on_line, arg, err, errlen);
+}
+
 static const struct rs_host_api api = {
 	.abi_version = RS_ABI_VERSION,
 	.struct_size = sizeof(struct rs_host_api),
@@ -169,6 +179,7 @@ static const struct rs_host_api api = {
 	.tag_compare = tagorder_compare,
 	.format_time = util_format_rfc3339,
 	.reclaimed = host_reclaimed,
+	.run_command = host_run_command,
 };
 
 const struct rs_host_api *host_api(void)

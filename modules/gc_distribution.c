@@ -11,7 +11,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/types.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "regsweep/module.h"
@@ -159,119 +158,39 @@ static void format_size(unsigned long long bytes, char *out, size_t outlen)
 	snprintf(out, outlen, "%.1f %s", v, units[u]);
 }
 
-static int wait_child(pid_t pid, int *status)
-{
-	int rc;
+/* What run_command's lines go to: the log, and for the collector the blobs it counts. */
+struct lines {
+	const struct gc *g;
+	const struct rs_ctx *ctx;
+	const struct command *c;
+	size_t *eligible;
+};
 
-	while ((rc = waitpid(pid, status, 0)) < 0 && errno == EINTR)
-		;
-	return rc < 0 ? -1 : 0;
+static void on_line(void *arg, const char *line)
+{
+	struct lines *l = arg;
+
+	/* One "blob eligible for deletion: sha256:..." line per blob; 2.8's tally line ("21
+	 * blobs marked, 9 blobs and 0 manifests eligible for deletion") has no colon and must
+	 * not count. */
+	if (l->eligible && strstr(line, "blob eligible for deletion: "))
+		(*l->eligible)++;
+	/* The collector says a line per blob: all of it with -v, the tally otherwise. */
+	l->g->host->log(l->ctx, RS_LOG_DEBUG, "%s%s", l->c->prefix, line);
 }
 
-/* Runs c (nothing when it is not given) with its stdout and stderr on one pipe, logging
- * each line; for the collector, counts the blobs it reports eligible for deletion into
+/* Runs c (nothing when it is not given) through the core, logging each line of its
+ * output; for the collector, counts the blobs it reports eligible for deletion into
  * *eligible (NULL for the other commands). */
 static enum rs_status run_command(const struct gc *g, const struct rs_ctx *ctx,
 				  const struct command *c, size_t *eligible, char *err,
 				  size_t errlen)
 {
-	int out[2], report[2]; /* the command's output; errno of a failed exec */
-	int exec_errno, status = 0;
-	char *line = NULL;
-	size_t cap = 0;
-	ssize_t len;
-	pid_t pid;
-	FILE *f;
+	struct lines l = {g, ctx, c, eligible};
 
 	if (!c->argv)
 		return RS_OK;
-	if (pipe(out) != 0) {
-		snprintf(err, errlen, "pipe: %s", strerror(errno));
-		return RS_ERR_IO;
-	}
-	if (pipe(report) != 0) {
-		snprintf(err, errlen, "pipe: %s", strerror(errno));
-		close(out[0]);
-		close(out[1]);
-		return RS_ERR_IO;
-	}
-	/* Close-on-exec everywhere: a successful exec closes report[1], which is how the
-	 * parent tells it from a failed one; dup2 clears the flag on fds 1 and 2. */
-	fcntl(out[0], F_SETFD, FD_CLOEXEC);
-	fcntl(out[1], F_SETFD, FD_CLOEXEC);
-	fcntl(report[0], F_SETFD, FD_CLOEXEC);
-	fcntl(report[1], F_SETFD, FD_CLOEXEC);
-	pid = fork();
-	if (pid < 0) {
-		snprintf(err, errlen, "fork: %s", strerror(errno));
-		close(out[0]);
-		close(out[1]);
-		close(report[0]);
-		close(report[1]);
-		return RS_ERR_IO;
-	}
-	if (pid == 0) {
-		int e;
-
-		if (dup2(out[1], STDOUT_FILENO) >= 0 && dup2(out[1], STDERR_FILENO) >= 0)
-			execvp(c->argv[0], c->argv);
-		e = errno;
-		if (write(report[1], &e, sizeof(e)) != (ssize_t)sizeof(e))
-			_exit(126);
-		_exit(127);
-	}
-	close(out[1]);
-	close(report[1]);
-	while ((len = read(report[0], &exec_errno, sizeof(exec_errno))) < 0 && errno == EINTR)
-		;
-	close(report[0]);
-	if (len == (ssize_t)sizeof(exec_errno)) {
-		close(out[0]);
-		wait_child(pid, &status);
-		snprintf(err, errlen, "%s: cannot run %s: %s", c->name, c->argv[0],
-			 strerror(exec_errno));
-		return RS_ERR_IO;
-	}
-	f = fdopen(out[0], "r");
-	if (!f) {
-		/* Closing the pipe ends the command with SIGPIPE rather than leaving it stuck. */
-		snprintf(err, errlen, "%s: reading %s: %s", c->name, c->argv[0], strerror(errno));
-		close(out[0]);
-		wait_child(pid, &status);
-		return RS_ERR_IO;
-	}
-	while ((len = getline(&line, &cap, f)) >= 0) {
-		while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
-			line[--len] = '\0';
-		if (len == 0)
-			continue;
-		/* One "blob eligible for deletion: sha256:..." line per blob; 2.8's tally line
-		 * ("21 blobs marked, 9 blobs and 0 manifests eligible for deletion") has no
-		 * colon and must not count. */
-		if (eligible && strstr(line, "blob eligible for deletion: "))
-			(*eligible)++;
-		/* The collector says a line per blob: all of it with -v, the tally below
-		 * otherwise. */
-		g->host->log(ctx, RS_LOG_DEBUG, "%s%s", c->prefix, line);
-	}
-	free(line);
-	fclose(f);
-	/* Fails with ECHILD when the process ignores SIGCHLD: then the outcome is unknown. */
-	if (wait_child(pid, &status) != 0) {
-		snprintf(err, errlen, "%s: waiting for %s: %s", c->name, c->argv[0],
-			 strerror(errno));
-		return RS_ERR_IO;
-	}
-	if (WIFSIGNALED(status)) {
-		snprintf(err, errlen, "%s killed by signal %d (%s)", c->name, WTERMSIG(status),
-			 strsignal(WTERMSIG(status)));
-		return RS_ERR_FAILED;
-	}
-	if (WEXITSTATUS(status) != 0) {
-		snprintf(err, errlen, "%s exited with status %d", c->name, WEXITSTATUS(status));
-		return RS_ERR_FAILED;
-	}
-	return RS_OK;
+	return g->host->run_command(ctx, c->argv, c->name, on_line, &l, err, errlen);
 }
 
 /* Logs the one-line result: the blobs the collector named, the storage before and after

@@ -210,6 +210,14 @@ struct rs_host_api {
 	/* After-steps: what a garbage collection measurably freed, in blob data and on disk
 	 * (-1 when not measured), for the run's JSON result and metrics. */
 	void (*reclaimed)(const struct rs_ctx *ctx, int64_t blob_bytes, int64_t disk_bytes);
+	/* Run argv (no shell; argv[0] looked up in PATH) with stdout and stderr on one pipe,
+	 * calling on_line for each non-empty line (may be NULL).  name is what messages call
+	 * it.  RS_OK when it exited 0; RS_ERR_IO when it could not be run, RS_ERR_FAILED when
+	 * it exited non-zero or was killed, with one line in err either way. */
+	enum rs_status (*run_command)(const struct rs_ctx *ctx, char *const *argv,
+				      const char *name,
+				      void (*on_line)(void *arg, const char *line), void *arg,
+				      char *err, size_t errlen);
 };
 
 struct rs_module {
