@@ -15,6 +15,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "command.h"
 #include "http.h"
 #include "json.h"
 #include "journal.h"
@@ -452,18 +453,54 @@ static void print_journal(const struct cli *c, const char *path, size_t after_st
 	free(line);
 }
 
-/* Applies the plan, journaling each batch before its DELETEs (--journal FILE, else a new
- * file in the state directory) when there is anything to delete; returns an exit code:
- * failures first, then skipped deletions.  *journal_path: the journal's path (caller-owned)
- * when something was deleted, else NULL. */
-static int apply_plan(const struct cli *c, struct plan *p, struct registry *reg, int verify,
-		      char **journal_path)
+/* Runs one command of the stack's maintenance window, its output logged with -v. */
+static void window_line(void *arg, const char *line)
+{
+	log_msg(RS_LOG_DEBUG, "maintenance %s: %s", (const char *)arg, line);
+}
+
+static int window_run(const struct stack *s, int opening, struct rs_err *e)
+{
+	const char *which = opening ? "before" : "after";
+	char *name = xasprintf("maintenance %s command", which), msg[400];
+	enum rs_status st = command_run(opening ? s->window_before : s->window_after, name,
+					window_line, (void *)which, msg, sizeof(msg));
+
+	free(name);
+	if (st == RS_OK)
+		return 0;
+	err_set(e, "%s: %s", s->window_location, msg);
+	return -1;
+}
+
+/* Whether an after-step will run: something was deleted, or an entry says always. */
+static int after_steps_due(const struct stack *s, const struct plan *p)
+{
+	struct plan_totals t;
+
+	plan_totals(p, &t);
+	for (size_t i = 0; !t.done && i < s->after_count; i++)
+		if (s->after[i].always)
+			return 1;
+	return t.done > 0 && s->after_count > 0;
+}
+
+/* The deleting part of apply and run: the journal (--journal FILE, else a new file in the
+ * state directory) written before each batch, apply's re-read (verify), the deletions and
+ * the after-steps.  The stack's maintenance window goes around what needs the registry
+ * stopped: the after-steps, and with delete = "storage" the deletions too; once it closes,
+ * what was kept is validated through the API.  Returns an exit code: failures first, then
+ * skipped deletions.  *journal_path: the journal's path (caller-owned) when something was
+ * deleted, else NULL; *ran: the after-steps that ran. */
+static int delete_and_after(const struct cli *c, struct stack *s, struct plan *p,
+			    struct registry *reg, int verify, char **journal_path, size_t *ran)
 {
 	struct journal *journal = NULL;
 	struct rs_err e = {{0}};
 	struct plan_totals t;
 	char *path = NULL;
-	size_t failed;
+	size_t failed = 0;
+	int open = 0, rc;
 
 	plan_totals(p, &t);
 	if (t.manifests) {
@@ -474,7 +511,18 @@ static int apply_plan(const struct cli *c, struct plan *p, struct registry *reg,
 			return fail(SWEEP_EXIT_USAGE, "%s; nothing was deleted", e.msg);
 		}
 	}
-	failed = sweep_apply(p, reg, verify, journal);
+	if (verify)
+		sweep_verify(reg, p);
+	if (s->delete_in_storage && t.manifests) {
+		if (window_run(s, 1, &e)) {
+			failed = t.manifests;
+			log_msg(RS_LOG_ERROR, "%s; nothing was deleted", e.msg);
+		} else {
+			open = 1;
+		}
+	}
+	if (!failed)
+		failed = sweep_apply(p, reg, journal, open ? s->storage_root : NULL);
 	if (journal_close(journal, &e)) {
 		log_msg(RS_LOG_ERROR, "%s", e.msg);
 		failed++;
@@ -483,9 +531,28 @@ static int apply_plan(const struct cli *c, struct plan *p, struct registry *reg,
 	*journal_path = t.done ? path : NULL;
 	if (!t.done)
 		free(path);
-	if (failed)
-		return SWEEP_EXIT_FAILED;
-	return t.skipped ? SWEEP_EXIT_REFUSED : SWEEP_EXIT_OK;
+	rc = failed ? SWEEP_EXIT_FAILED : t.skipped ? SWEEP_EXIT_REFUSED : SWEEP_EXIT_OK;
+	if (rc != SWEEP_EXIT_OK || t.untouched) {
+		if (s->after_count)
+			log_msg(RS_LOG_WARN, "after-steps skipped: the apply was not complete");
+	} else {
+		int due = after_steps_due(s, p); /* else sweep_after only says it skips them */
+
+		if (due && !open && s->window_before && window_run(s, 1, &e) == 0)
+			open = 1;
+		if (due && s->window_before && !open)
+			rc = fail(SWEEP_EXIT_FAILED, "%s; after-steps skipped", e.msg);
+		else if (sweep_after(s, p, reg, 0, open, ran, &e))
+			rc = fail(SWEEP_EXIT_FAILED, "%s", e.msg);
+	}
+	/* The registry comes back whatever happened inside the window. */
+	if (open && window_run(s, 0, &e))
+		return fail(SWEEP_EXIT_FAILED, "%s: the registry may still be stopped", e.msg);
+	if (open && *ran && rc == SWEEP_EXIT_OK && sweep_verify_kept(p, reg, &e))
+		rc = fail(SWEEP_EXIT_FAILED, "post-GC validation failed: %s", e.msg);
+	else if (open && *ran && rc == SWEEP_EXIT_OK)
+		log_msg(RS_LOG_INFO, "the maintenance window is closed and what was kept answers");
+	return rc;
 }
 
 static int cmd_apply(struct cli *c)
@@ -519,21 +586,14 @@ static int cmd_apply(struct cli *c)
 		goto out;
 	rc = sweep_connect(p.registry, concurrency_of(c, &s), &s.net, AUTH_WANT_DELETE, &reg, &e);
 	if (rc == SWEEP_EXIT_OK)
-		rc = apply_plan(c, &p, reg, 1, &journal);
+		rc = delete_and_after(c, &s, &p, reg, 1, &journal, &ran);
 	else
 		fail(rc, "%s", e.msg);
-	if (!c->json) {
-		print_plan(&p, c, 1);
-		print_applied(&p);
-	}
-	if (rc == SWEEP_EXIT_OK && sweep_after(&s, &p, reg, 0, &ran, &e))
-		rc = fail(SWEEP_EXIT_FAILED, "%s", e.msg);
-	else if (rc != SWEEP_EXIT_OK && s.after_count)
-		log_msg(RS_LOG_WARN, "after-steps skipped: the apply was not complete");
-	if (c->json) { /* one document, after-steps' outcome included */
+	if (c->json)
 		json_run(c, journal, ran);
-		print_plan(&p, c, 1);
-	}
+	print_plan(&p, c, 1);
+	if (!c->json)
+		print_applied(&p);
 	print_journal(c, journal, ran);
 out:
 	rc = write_metrics(c, "apply", &p, rc);
@@ -566,23 +626,16 @@ static int cmd_run(struct cli *c)
 	}
 	/* The plan is seconds old and made by this process: no re-resolution before apply. */
 	if (!c->dry_run)
-		rc = apply_plan(c, &p, reg, 0, &journal);
-	if (!c->json)
-		print_plan(&p, c, !c->dry_run);
-	if (!c->json && !c->dry_run)
-		print_applied(&p);
+		rc = delete_and_after(c, &s, &p, reg, 0, &journal, &ran);
+	else if (sweep_after(&s, &p, reg, 1, 0, &ran, &e))
+		rc = fail(SWEEP_EXIT_FAILED, "%s", e.msg);
 	if (rc == SWEEP_EXIT_OK)
 		rc = scan_result(&p);
-	if (rc != SWEEP_EXIT_OK) {
-		if (s.after_count)
-			log_msg(RS_LOG_WARN, "after-steps skipped: the apply was not complete");
-	} else if (sweep_after(&s, &p, reg, c->dry_run, &ran, &e)) {
-		rc = fail(SWEEP_EXIT_FAILED, "%s", e.msg);
-	}
-	if (c->json) { /* one document, after-steps' outcome included */
+	if (c->json) /* one document, after-steps' outcome included */
 		json_run(c, journal, ran);
-		print_plan(&p, c, !c->dry_run);
-	}
+	print_plan(&p, c, !c->dry_run);
+	if (!c->json && !c->dry_run)
+		print_applied(&p);
 	print_journal(c, journal, ran);
 out:
 	rc = write_metrics(c, "run", &p, rc);

@@ -542,6 +542,60 @@ static int parse_registry(const config_setting_t *g, struct stack *out, struct r
 	return parse_net(g, &out->net, e);
 }
 
+/* An argv list member of g into *out, NULL-terminated (left alone when absent). */
+static int copy_argv(const config_setting_t *g, const char *name, char ***out, struct rs_err *e)
+{
+	const config_setting_t *s = config_setting_get_member(g, name);
+	size_t n = 0;
+
+	if (!s)
+		return 0;
+	if (string_list(s, out, &n, e))
+		return -1;
+	if (!n) {
+		fail_at(e, s, "\"%s\" is an empty command", name);
+		return -1;
+	}
+	*out = xrealloc(*out, (n + 1) * sizeof(char *));
+	(*out)[n] = NULL;
+	return 0;
+}
+
+static int parse_maintenance(const config_setting_t *root, struct stack *out, struct rs_err *e)
+{
+	static const char *const keys[] = {"before", "after", "delete", NULL};
+	const config_setting_t *g = member_group(root, "maintenance", keys, e);
+	char *del = NULL;
+	int rc = -1;
+
+	if (!g)
+		return err_isset(e) ? -1 : 0;
+	out->window_location = location_of(g);
+	if (copy_argv(g, "before", &out->window_before, e) ||
+	    copy_argv(g, "after", &out->window_after, e) || copy_string(g, "delete", &del, e))
+		goto out;
+	if (!out->window_before || !out->window_after) {
+		fail_at(e, g, "maintenance needs \"before\" (stop the registry or make it read-only) "
+			      "and \"after\" (bring it back)");
+		goto out;
+	}
+	if (del && strcmp(del, "api") && strcmp(del, "storage")) {
+		fail_at(e, config_setting_get_member(g, "delete"),
+			"maintenance.delete must be \"api\" or \"storage\", not \"%s\"", del);
+		goto out;
+	}
+	out->delete_in_storage = del && !strcmp(del, "storage");
+	if (out->delete_in_storage && !out->storage_root) {
+		fail_at(e, config_setting_get_member(g, "delete"),
+			"maintenance.delete = \"storage\" needs registry.storage_root");
+		goto out;
+	}
+	rc = 0;
+out:
+	free(del);
+	return rc;
+}
+
 static int parse_guards(const config_setting_t *root, struct stack *out, struct rs_err *e)
 {
 	static const char *const keys[] = {"max_delete_percent", "min_keep", NULL};
@@ -683,8 +737,9 @@ static int parse_policies(const config_setting_t *list, struct stack *out, struc
 
 static int parse_root(const config_t *cfg, struct stack *out, struct rs_err *e)
 {
-	static const char *const keys[] = {"registry", "repositories", "guards", "policies",
-					   "policy",   "after",        "module_path", NULL};
+	static const char *const keys[] = {"registry", "repositories", "guards",      "policies",
+					   "policy",   "after",        "module_path", "maintenance",
+					   NULL};
 	const config_setting_t *root = config_root_setting(cfg), *s;
 
 	if (check_keys(root, keys, "the stack", e))
@@ -695,7 +750,7 @@ static int parse_root(const config_t *cfg, struct stack *out, struct rs_err *e)
 	s = config_setting_get_member(root, "repositories");
 	if (s && parse_repositories(s, out, e))
 		return -1;
-	if (parse_guards(root, out, e))
+	if (parse_guards(root, out, e) || parse_maintenance(root, out, e))
 		return -1;
 	if (copy_string(root, "module_path", &out->module_path, e))
 		return -1;
@@ -800,6 +855,13 @@ void stack_free(struct stack *s)
 	}
 	free(s->policies);
 	free(s->module_path);
+	for (size_t i = 0; s->window_before && s->window_before[i]; i++)
+		free(s->window_before[i]);
+	for (size_t i = 0; s->window_after && s->window_after[i]; i++)
+		free(s->window_after[i]);
+	free(s->window_before);
+	free(s->window_after);
+	free(s->window_location);
 	free(s->storage_root);
 	free(s->storage_root_location);
 	free_entries(s->after, s->after_count);

@@ -75,6 +75,12 @@ struct stack {
 	int concurrency; /* default 8 */
 	struct net_opts net; /* TLS, credentials, timeouts, retries, pacing */
 	char *module_path;  /* where to look for modules first after --module-dir; NULL */
+	/* maintenance = { before = [...]; after = [...]; delete = "api" | "storage"; }: the
+	 * window in which the registry is stopped (or read-only): after-steps run inside it,
+	 * and with delete = "storage" the deletions too, as link removals in storage_root. */
+	char **window_before, **window_after; /* NULL-terminated argv; NULL: no window */
+	int delete_in_storage;
+	char *window_location;
 	char *storage_root; /* distribution's filesystem storage: push times, untagged */
 	char *storage_root_location;
 	int max_delete_percent; /* guards: -1 (default) when not set */

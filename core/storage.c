@@ -7,9 +7,13 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "log.h"
 
@@ -284,4 +288,154 @@ void storage_attach(struct push_source *src, struct registry *reg, struct reg_sc
 	free(failed);
 	free(u.gets);
 	free(u.repo_of);
+}
+
+/* Removes the directory at name under dirfd and everything in it, following no symlink. */
+static int rm_tree(int dirfd, const char *name)
+{
+	int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	DIR *d;
+	struct dirent *de;
+	int rc = 0;
+
+	if (fd < 0)
+		return unlinkat(dirfd, name, 0);
+	d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return -1;
+	}
+	while (rc == 0 && (de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		rc = de->d_type == DT_DIR ? rm_tree(fd, de->d_name) : unlinkat(fd, de->d_name, 0);
+	}
+	closedir(d);
+	return rc ? rc : unlinkat(dirfd, name, AT_REMOVEDIR);
+}
+
+/* One repository's tags by the digest their current link names: head[digest] is the first
+ * tag's index + 1 into names, next[i] the following one's; the strings live in pool. */
+struct repo_tags {
+	struct strmap head;
+	char **names;
+	size_t *next;
+	size_t count;
+};
+
+static void read_repo_tags(const char *repo_dir, struct pool *pool, struct repo_tags *t)
+{
+	char *tags_dir = xasprintf("%s/_manifests/tags", repo_dir);
+	DIR *d = opendir(tags_dir);
+	struct dirent *de;
+	size_t cap = 0;
+	int fresh;
+
+	while (d && (de = readdir(d))) {
+		char *link, digest[80];
+		FILE *f;
+		void **slot;
+		size_t n = 0;
+
+		if (!util_valid_tag(de->d_name))
+			continue;
+		link = xasprintf("%s/%s/current/link", tags_dir, de->d_name);
+		f = fopen(link, "re");
+		free(link);
+		if (f) {
+			n = fread(digest, 1, sizeof(digest) - 1, f);
+			fclose(f);
+		}
+		digest[n] = '\0';
+		digest[strcspn(digest, "\n")] = '\0';
+		if (!util_valid_digest(digest))
+			continue;
+		if (t->count == cap) {
+			cap = cap ? cap * 2 : 64;
+			t->names = xrealloc(t->names, cap * sizeof(char *));
+			t->next = xrealloc(t->next, cap * sizeof(size_t));
+		}
+		slot = strmap_slot(&t->head, pool_strdup(pool, digest), &fresh);
+		t->names[t->count] = pool_strdup(pool, de->d_name);
+		t->next[t->count] = fresh ? 0 : (uintptr_t)*slot;
+		*slot = (void *)(uintptr_t)++t->count;
+	}
+	if (d)
+		closedir(d);
+	free(tags_dir);
+}
+
+static void free_repo_tags(struct repo_tags *t)
+{
+	strmap_free(&t->head);
+	free(t->names);
+	free(t->next);
+	memset(t, 0, sizeof(*t));
+}
+
+/* Deletes one manifest of the repository whose directory is repo_dir (tags: its tags). */
+static void delete_one(const char *repo_dir, const struct repo_tags *tags, struct reg_delete *d)
+{
+	char *link = xasprintf("%s/_manifests/revisions/sha256/%s/link", repo_dir, d->digest + 7);
+	char *tags_dir = xasprintf("%s/_manifests/tags", repo_dir);
+	int tfd;
+
+	d->ok = 1;
+	if (unlink(link) != 0) {
+		if (errno != ENOENT) {
+			d->ok = 0;
+			snprintf(d->error, sizeof(d->error), "%s: %s", link, strerror(errno));
+		}
+		goto out; /* gone already: nothing to untag, as a 404 from the API */
+	}
+	tfd = open(tags_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	for (uintptr_t i = tfd < 0 ? 0 : (uintptr_t)strmap_get(&tags->head, d->digest); i;
+	     i = tags->next[i - 1]) {
+		if (rm_tree(tfd, tags->names[i - 1]) != 0 && errno != ENOENT && d->ok) {
+			d->ok = 0;
+			snprintf(d->error, sizeof(d->error), "%s/%s: %s", tags_dir,
+				 tags->names[i - 1], strerror(errno));
+		}
+	}
+	if (tfd >= 0)
+		close(tfd);
+out:
+	free(tags_dir);
+	free(link);
+}
+
+size_t storage_delete(const char *root, struct reg_delete *dels, size_t count)
+{
+	struct pool *pool = pool_new();
+	struct repo_tags tags = {0};
+	const char *repo = NULL;
+	char *repo_dir = NULL;
+	size_t failed = 0;
+
+	for (size_t i = 0; i < count; i++) {
+		struct reg_delete *d = &dels[i];
+
+		if (!util_valid_repo_name(d->repo) || strncmp(d->digest, "sha256:", 7) ||
+		    !util_valid_digest(d->digest)) {
+			snprintf(d->error, sizeof(d->error), "%s@%s: not a name and sha256 digest to "
+							   "delete in storage",
+				 d->repo, d->digest);
+			failed++;
+			continue;
+		}
+		/* A repository's tags are read once for its run of the batch. */
+		if (!repo || strcmp(repo, d->repo)) {
+			free_repo_tags(&tags);
+			free(repo_dir);
+			repo = d->repo;
+			repo_dir = xasprintf("%s" REPOS_DIR "/%s", root, repo);
+			read_repo_tags(repo_dir, pool, &tags);
+		}
+		delete_one(repo_dir, &tags, d);
+		failed += !d->ok;
+	}
+	free_repo_tags(&tags);
+	free(repo_dir);
+	pool_free(pool);
+	return failed;
 }

@@ -44,4 +44,12 @@ void storage_close(struct push_source *src);
 void storage_attach(struct push_source *src, struct registry *reg, struct reg_scan *scan,
 		    int untagged);
 
+/* Deletes each manifest as distribution's DELETE /v2/<repo>/manifests/<digest> does, but in
+ * the storage under root, for a maintenance window in which the registry is stopped or
+ * read-only: the revision link goes, and every tag whose current link names the digest
+ * goes whole (distribution untags them the same way); blobs are left to the garbage
+ * collector.  A manifest whose revision link is already gone counts as deleted, as a 404
+ * does.  Fills each entry's ok and error (http_status stays 0); returns how many failed. */
+size_t storage_delete(const char *root, struct reg_delete *dels, size_t count);
+
 #endif

@@ -955,7 +955,8 @@ static int journal_batch(struct journal *journal, const struct plan *p,
 }
 
 /* Sends one batch of DELETEs and records the results; returns how many failed. */
-static size_t send_batch(struct registry *reg, struct sending *batch, size_t n)
+static size_t send_batch(struct registry *reg, const char *storage_root, struct sending *batch,
+			 size_t n)
 {
 	struct reg_delete *dels = xcalloc(n, sizeof(*dels));
 	size_t failed;
@@ -963,7 +964,7 @@ static size_t send_batch(struct registry *reg, struct sending *batch, size_t n)
 	for (size_t i = 0; i < n; i++)
 		dels[i] = (struct reg_delete){.repo = batch[i].repo->name,
 					      .digest = batch[i].d->digest};
-	failed = registry_delete(reg, dels, n);
+	failed = storage_root ? storage_delete(storage_root, dels, n) : registry_delete(reg, dels, n);
 	for (size_t i = 0; i < n; i++) {
 		struct plan_deletion *d = batch[i].d;
 
@@ -980,7 +981,13 @@ static size_t send_batch(struct registry *reg, struct sending *batch, size_t n)
 	return failed;
 }
 
-size_t sweep_apply(struct plan *p, struct registry *reg, int verify, struct journal *journal)
+void sweep_verify(struct registry *reg, struct plan *p)
+{
+	verify_plan(reg, p);
+}
+
+size_t sweep_apply(struct plan *p, struct registry *reg, struct journal *journal,
+		   const char *storage_root)
 {
 	struct sending *batch;
 	struct rs_err e = {{0}};
@@ -991,8 +998,6 @@ size_t sweep_apply(struct plan *p, struct registry *reg, int verify, struct jour
 			total += p->repos[i].deletion_count;
 	if (total == 0)
 		return 0;
-	if (verify)
-		verify_plan(reg, p);
 	batch = xcalloc(total, sizeof(*batch));
 	/* Rounds: what follows a deletion (an index's children, a subject's referrers) goes
 	 * only once that deletion is done. */
@@ -1015,7 +1020,7 @@ size_t sweep_apply(struct plan *p, struct registry *reg, int verify, struct jour
 			failed += n;
 			break;
 		}
-		failed += send_batch(reg, batch, n);
+		failed += send_batch(reg, storage_root, batch, n);
 	}
 	free(batch);
 	return failed;
@@ -1082,8 +1087,15 @@ out:
 	return err_isset(&e) ? -1 : 0;
 }
 
+int sweep_verify_kept(const struct plan *p, struct registry *reg, struct rs_err *e)
+{
+	struct kept_check kc = {p, reg};
+
+	return verify_kept(&kc, e->msg, sizeof(e->msg));
+}
+
 int sweep_after(struct stack *s, const struct plan *p, struct registry *reg, int dry_run,
-		size_t *ran, struct rs_err *e)
+		int in_window, size_t *ran, struct rs_err *e)
 {
 	struct plan_totals t;
 	struct rs_run_summary sum;
@@ -1097,6 +1109,7 @@ int sweep_after(struct stack *s, const struct plan *p, struct registry *reg, int
 				      .tags_deleted = t.done_tags,
 				      .manifests_deleted = t.done,
 				      .requests_failed = t.failed,
+				      .maintenance_window = in_window,
 				      .reclaimable_bytes = p->reclaimable_bytes,
 				      .reclaimable_upper_bound = p->reclaimable_upper_bound};
 	host_set_verifier(verify_kept, &kc);

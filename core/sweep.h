@@ -80,21 +80,33 @@ void sweep_decide(const struct stack *s, const struct reg_repo *rr, int64_t now,
 
 struct journal;
 
-/* Send the plan's DELETEs through reg (repositories with an error are skipped) and record
- * results in the plan.  With verify, first re-resolve every tag of the affected
- * repositories and skip (plan_deletion.skipped) each deletion whose digest gained a tag,
- * whose tags moved, or that an index the plan keeps now references.  A deletion that
- * follows another (an index child, a referrer) is sent only after that one is done.  With
- * a journal (borrowed), each batch is journaled and synced before it is sent, and a
- * deletion whose manifest bytes are unknown is skipped.  Returns the number of failed
- * deletions. */
-size_t sweep_apply(struct plan *p, struct registry *reg, int verify, struct journal *journal);
+/* Re-resolves every tag of the repositories with deletions and skips
+ * (plan_deletion.skipped) each deletion whose digest gained a tag, whose tags moved, or
+ * that an index the plan keeps now references; reads the bytes of manifests the graph does
+ * not hold, for the journal.  Through the API: before a maintenance window stops the
+ * registry. */
+void sweep_verify(struct registry *reg, struct plan *p);
 
-/* Run the after-steps in order, told whether this was a dry run; reg (borrowed) serves
- * their host->verify_kept.  A step is skipped when nothing was deleted, unless its entry
- * says always = true; *ran counts those that ran (dry-run ones included).  Returns 0, or
- * -1 with "file:line: module: what" in e at the first that fails. */
+/* Deletes the plan's manifests (repositories with an error are skipped) and records results
+ * in the plan: through reg, or with storage_root (maintenance.delete = "storage", the
+ * registry stopped) as link removals in storage.  A deletion that follows another (an
+ * index child, a referrer) goes only after that one is done.  With a journal (borrowed),
+ * each batch is journaled and synced before it is sent, and a deletion whose manifest
+ * bytes are unknown is skipped.  Returns the number of failed deletions. */
+size_t sweep_apply(struct plan *p, struct registry *reg, struct journal *journal,
+		   const char *storage_root);
+
+/* Run the after-steps in order, told whether this was a dry run and whether the stack's
+ * maintenance window holds the registry (in_window); reg (borrowed) serves their
+ * host->verify_kept.  A step is skipped when nothing was deleted, unless its entry says
+ * always = true; *ran counts those that ran (dry-run ones included).  Returns 0, or -1
+ * with "file:line: module: what" in e at the first that fails. */
 int sweep_after(struct stack *s, const struct plan *p, struct registry *reg, int dry_run,
-		size_t *ran, struct rs_err *e);
+		int in_window, size_t *ran, struct rs_err *e);
+
+/* What host->verify_kept does for after-steps, for the core after a maintenance window:
+ * every kept tag still names its planned digest, and its manifest, children and blobs
+ * answer 200.  0, or -1 with the first problem in e. */
+int sweep_verify_kept(const struct plan *p, struct registry *reg, struct rs_err *e);
 
 #endif

@@ -277,6 +277,10 @@ static enum rs_status gc_after(const struct rs_ctx *ctx, void *state,
 		g->host->log(ctx, RS_LOG_INFO, "dry run: garbage collection skipped");
 		return RS_OK;
 	}
+	/* The stack's maintenance window already holds the registry: collect inside it, and
+	 * leave validation to the core once the registry is back. */
+	if (summary->maintenance_window)
+		return collect(g, ctx, summary, err, errlen);
 	st = run_command(g, ctx, &g->before, NULL, err, errlen);
 	if (st != RS_OK)
 		return st;

@@ -146,6 +146,10 @@ struct rs_run_summary {
 	int64_t reclaimable_bytes; /* the plan's estimate of what GC can free; -1 unknown */
 	int reclaimable_upper_bound; /* the scan did not cover every repository: the estimate
 				      * may be high */
+	int maintenance_window; /* the stack's maintenance window holds the registry stopped
+				 * (or read-only) around the after-steps: do not stop it again,
+				 * and do not ask it anything; the core validates what was kept
+				 * once the window closes */
 };
 
 struct rs_ctx;     /* opaque; one per stack entry, owned by the core */
