@@ -505,6 +505,17 @@ tags_line() {
 	reg_tags "$1" | tr '\n' ' ' | sed 's/ $//'
 }
 
+# reg_listing REPO...: "REPO TAG DIGEST" for every tag of each repository, to compare the
+# whole state before and after.
+reg_listing() {
+	local repo tag
+	for repo in "$@"; do
+		for tag in $(reg_tags "$repo"); do
+			echo "$repo $tag $(reg_digest "$repo" "$tag")"
+		done
+	done
+}
+
 # errtext FILE: regsweep's stderr without the time each line starts with when stderr is not
 # a terminal ("2026-01-01T02:00:00Z regsweep: ..."), for comparing whole lines.
 errtext() {

@@ -21,15 +21,7 @@ index crash/multi i2 2024-02-02T00:00:00Z 2024-02-02T01:00:00Z docker
 index crash/multi i3 2024-02-03T00:00:00Z 2024-02-03T01:00:00Z
 SPEC
 
-# "REPO TAG DIGEST" for every tag.
-listing() {
-	local repo tag
-	for repo in crash/app crash/multi; do
-		for tag in $(reg_tags "$repo"); do
-			echo "$repo $tag $(reg_digest "$repo" "$tag")"
-		done
-	done
-}
+listing() { reg_listing crash/app crash/multi; }
 before=$(listing)
 assert_eq 27 "$(wc -l <<<"$before")" "tags seeded"
 

@@ -24,15 +24,7 @@ index undo/multi i3 2024-02-03T00:00:00Z 2024-02-03T01:00:00Z
 index undo/multi i4 2024-02-04T00:00:00Z 2024-02-04T01:00:00Z docker
 SPEC
 
-# "REPO TAG DIGEST" for every tag of both repositories.
-listing() {
-	local repo tag
-	for repo in undo/app undo/multi; do
-		for tag in $(reg_tags "$repo"); do
-			echo "$repo $tag $(reg_digest "$repo" "$tag")"
-		done
-	done
-}
+listing() { reg_listing undo/app undo/multi; }
 
 # The digests an index lists, one per line.
 children() {
