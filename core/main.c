@@ -621,7 +621,9 @@ static int cmd_run(struct cli *c)
 		goto out;
 	rc = guard_result(&p, c);
 	if (rc != SWEEP_EXIT_OK) {
-		print_plan(&p, c, 0);
+		if (c->json) /* a run document, every deletion "not attempted" */
+			json_run(c, NULL, 0);
+		print_plan(&p, c, c->json);
 		goto out;
 	}
 	/* The plan is seconds old and made by this process: no re-resolution before apply. */
@@ -1236,8 +1238,12 @@ int main(int argc, char **argv)
 	memmove(argv + 2, argv + 1, (size_t)(at - 1) * sizeof(*argv));
 	argv[1] = (char *)cmd->name;
 	rc = parse_options(cmd, argc - 1, argv + 1, &c);
-	if (rc != SWEEP_EXIT_OK)
+	if (rc != SWEEP_EXIT_OK) {
+		if (json_out.on) /* --format json came before the mistake */
+			json_print_error(rc);
+		cJSON_Delete(json_out.extra);
 		return rc;
+	}
 	catch_signals();
 	rc = cmd->run(&c);
 	if (http_interrupted()) {

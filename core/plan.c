@@ -361,7 +361,9 @@ static int read_tag(const cJSON *j, struct plan_tag *t)
 	const char *verdict = json_string(j, "verdict"), *reason = json_string(j, "reason");
 	const char *subject = json_string(j, "subject"), *pushed = json_string(j, "pushed");
 
-	if (!tag || !util_valid_tag(tag) || (digest && !util_valid_digest(digest)) || !verdict ||
+	/* A name outside the tag grammar is only ever kept: it never reaches a request. */
+	if (!tag || !verdict || (!util_valid_tag(tag) && strcmp(verdict, "keep")) ||
+	    (digest && !util_valid_digest(digest)) ||
 	    (strcmp(verdict, "keep") && strcmp(verdict, "delete")) ||
 	    (subject && !util_valid_digest(subject)))
 		return -1;
@@ -386,7 +388,10 @@ static int read_repo(const cJSON *rj, struct plan *p, struct rs_err *e, const ch
 	const cJSON *dels = cJSON_GetObjectItemCaseSensitive(rj, "deletions"), *j;
 	struct plan_repo *r;
 
-	if (!name || !util_valid_repo_name(name) || !cJSON_IsArray(dels) || !cJSON_IsArray(tags)) {
+	/* A repository whose name is not valid is left untouched: it deletes nothing, so its
+	 * name never reaches a request. */
+	if (!name || !cJSON_IsArray(dels) || !cJSON_IsArray(tags) ||
+	    (!util_valid_repo_name(name) && (!error || cJSON_GetArraySize(dels)))) {
 		err_set(e, "%s: repository %zu has no valid \"name\", \"tags\" and \"deletions\"",
 			path, p->repo_count + 1);
 		return -1;

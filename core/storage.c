@@ -102,8 +102,9 @@ static int fs_revisions(void *impl, const char *repo, size_t max, struct push_re
 			cap = cap ? cap * 2 : 16;
 			*out = xrealloc(*out, cap * sizeof(**out));
 		}
-		snprintf((*out)[*count].digest, sizeof((*out)[*count].digest), "sha256:%s",
-			 de->d_name);
+		/* is_hex64 held: exactly 64 characters fit. */
+		memcpy((*out)[*count].digest, "sha256:", 7);
+		memcpy((*out)[*count].digest + 7, de->d_name, 65);
 		(*out)[(*count)++].pushed = t;
 	}
 	closedir(d);
