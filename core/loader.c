@@ -40,11 +40,17 @@ const char *loader_arg_type_name(enum rs_arg_type type)
 	return "?";
 }
 
-/* Appends dir to *dirs unless it is there already. */
+/* Appends dir to *dirs unless it is there already: the same string, or the same existing
+ * directory under another name (a symbolic link in a prefix). */
 static void add_dir(char ***dirs, size_t *count, char *dir)
 {
+	struct stat st, seen;
+	int exists = stat(dir, &st) == 0;
+
 	for (size_t i = 0; i < *count; i++) {
-		if (strcmp((*dirs)[i], dir) == 0) {
+		if (strcmp((*dirs)[i], dir) == 0 ||
+		    (exists && stat((*dirs)[i], &seen) == 0 && seen.st_dev == st.st_dev &&
+		     seen.st_ino == st.st_ino)) {
 			free(dir);
 			return;
 		}
@@ -77,9 +83,13 @@ size_t loader_search_dirs(const char *extra_dir, const char *stack_dir, char ***
 
 		exe[n] = '\0';
 		dir = dirname(exe);
-		/* The build tree, then an install wherever its prefix was moved to. */
+		/* The build tree, then an install wherever its prefix was moved to:
+		 * <prefix>/bin/regsweep looks in <prefix>/RS_INSTALL_MODULE_DIR_REL, written
+		 * without "..", so that an install not moved names RS_INSTALL_MODULE_DIR. */
 		add_dir(dirs, &count, xasprintf("%s/modules", dir));
-		add_dir(dirs, &count, xasprintf("%s/../%s", dir, RS_INSTALL_MODULE_DIR_REL));
+		dir = dirname(dir);
+		add_dir(dirs, &count, xasprintf("%s%s%s", dir, strcmp(dir, "/") ? "/" : "",
+						RS_INSTALL_MODULE_DIR_REL));
 	}
 	add_dir(dirs, &count, xstrdup(RS_INSTALL_MODULE_DIR));
 	return count;
