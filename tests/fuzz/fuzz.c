@@ -43,3 +43,13 @@ char *fuzz_string(const uint8_t *data, size_t size)
 	s[size] = '\0';
 	return s;
 }
+
+/* The harnesses that need nothing more than quiet logging take this one; the others
+ * define their own, which wins over a weak symbol. */
+__attribute__((weak)) int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	(void)argc;
+	(void)argv;
+	fuzz_quiet();
+	return 0;
+}

@@ -6,7 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* The entry points libFuzzer calls. */
+/* The entry points libFuzzer calls; fuzz.c has a default LLVMFuzzerInitialize that only
+ * quiets logging. */
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -10,14 +10,6 @@
 #include "journal.h"
 #include "json.h"
 
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-	(void)argc;
-	(void)argv;
-	fuzz_quiet();
-	return 0;
-}
-
 static void read_journal(const char *text, size_t len)
 {
 	const char *path = fuzz_file(text, len);

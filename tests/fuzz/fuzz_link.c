@@ -7,14 +7,6 @@
 #include "fuzz.h"
 #include "http.h"
 
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-	(void)argc;
-	(void)argv;
-	fuzz_quiet();
-	return 0;
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const char page[] = "http://127.0.0.1:5000/v2/library/app/tags/list?n=1000";

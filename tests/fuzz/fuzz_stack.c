@@ -17,14 +17,6 @@ const char *__lsan_default_suppressions(void)
 	return "leak:libconfig.so\n";
 }
 
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-	(void)argc;
-	(void)argv;
-	fuzz_quiet();
-	return 0;
-}
-
 /* libconfig's @include reads any file the input names (/dev/zero, a FIFO): not the
  * parser's input, so such inputs are left out of the corpus. */
 static int names_include(const uint8_t *data, size_t size)
