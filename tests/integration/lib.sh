@@ -505,6 +505,19 @@ tags_line() {
 	reg_tags "$1" | tr '\n' ' ' | sed 's/ $//'
 }
 
+# days_ago N: the time N days ago, RFC 3339, for seeding images of a chosen age.
+days_ago() { date -u -d "@$(($(date +%s) - $1 * 86400))" +%Y-%m-%dT%H:%M:%SZ; }
+
+# run_logged LOG CMD...: runs CMD with its output to the file LOG, shown when it fails.
+run_logged() {
+	local log=$1
+	shift
+	"$@" >"$log" 2>&1 || {
+		tail -n 60 "$log" >&2
+		fail "$* failed (log above)"
+	}
+}
+
 # reg_listing REPO...: "REPO TAG DIGEST" for every tag of each repository, to compare the
 # whole state before and after.
 reg_listing() {

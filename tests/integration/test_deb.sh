@@ -39,14 +39,8 @@ cleanup() {
 trap cleanup EXIT
 unset REGSWEEP_MODULE_PATH MAKEFLAGS MFLAGS MAKELEVEL PKG_CONFIG_PATH
 
-run() {
-	local log=$tmp/$1
-	shift
-	"$@" >"$log" 2>&1 || {
-		tail -n 60 "$log" >&2
-		fail "$* failed (log above)"
-	}
-}
+# run LOG CMD...: runs CMD with its output to $tmp/LOG, shown when it fails.
+run() { local log=$tmp/$1; shift; run_logged "$log" "$@"; }
 
 # --- the package --------------------------------------------------------------------------
 run configure.log cmake -S "$src" -B "$tmp/build" -DCMAKE_BUILD_TYPE=RelWithDebInfo \

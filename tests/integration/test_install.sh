@@ -25,14 +25,7 @@ libdir=${RS_INSTALL_LIBDIR:-lib${ma:+/$ma}}
 P=$tmp/prefix
 
 # run LOG CMD...: runs CMD with its output to $tmp/LOG, shown when it fails.
-run() {
-	local log=$tmp/$1
-	shift
-	"$@" >"$log" 2>&1 || {
-		tail -n 60 "$log" >&2
-		fail "$* failed (log above)"
-	}
-}
+run() { local log=$tmp/$1; shift; run_logged "$log" "$@"; }
 
 # verdicts FILE: "VERDICT REPO:TAG" for each tag of a decide output, sorted.
 verdicts() {

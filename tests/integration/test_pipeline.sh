@@ -8,7 +8,7 @@ set -euo pipefail
 reg_start
 trap reg_stop EXIT
 
-ago() { date -u -d "@$(($(date +%s) - $1 * 86400))" +%Y-%m-%dT%H:%M:%SZ; }
+ago() { days_ago "$1"; }
 
 "$RS_SEED" "$REG_URL" >/dev/null <<SPEC
 image team/api latest $(ago 1)

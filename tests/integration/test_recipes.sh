@@ -197,7 +197,7 @@ EXPECT
 
 # The GitLab recipe against a real registry: regsweep run, with times relative to now.
 reg_start
-ago() { date -u -d "$1 days ago" +%Y-%m-%dT%H:%M:%SZ; }
+ago() { days_ago "$1"; }
 "$RS_SEED" "$REG_URL" >/dev/null <<SPEC
 image gl/app build-120 $(ago 1)
 tag gl/app main build-120

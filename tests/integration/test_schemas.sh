@@ -17,7 +17,7 @@ trap 'proxy_stop; reg_stop' EXIT
 D=$REG_DIR/docs
 mkdir -p "$D"
 
-ago() { date -u -d "@$(($(date +%s) - $1 * 86400))" +%Y-%m-%dT%H:%M:%SZ; }
+ago() { days_ago "$1"; }
 
 # team/api: tags sharing a digest, a signature (a referrer), a release kept by regex, and b5
 # pushed twice, which leaves its first image untagged.  sc/app: two deleted indexes sharing
