@@ -216,7 +216,10 @@ assert_contains "$(cat "$T/auth.out")" "answered 401; credentials go only to $H_
 ok_app_cleaned "$H_URL" "the Basic-auth run" -u "ci:$pw"
 assert_eq "" "$(awk -F'\t' '$4 != "-"' "$O_LOG")" "requests with credentials at the other origin"
 assert_eq "" "$(awk -F'\t' '$3 ~ /^\/token/' "$O_LOG")" "token requests at the other origin"
-assert_eq 2 "$(awk -F'\t' '$3 ~ /^\/v2\/evil\/app\/blobs\//' "$O_LOG" | wc -l)" "blob GETs that went there, without credentials"
+# One or two: once the first answer has left evil/app untouched, nothing more is sent for
+# it, so the second config GET goes out only if it was submitted before that answer came.
+n=$(awk -F'\t' '$3 ~ /^\/v2\/evil\/app\/blobs\//' "$O_LOG" | wc -l)
+[ "$n" -ge 1 ] && [ "$n" -le 2 ] || fail "blob GETs that went there, without credentials: expected 1 or 2, got $n"
 ! grep -qF "$pw" "$T/auth.out" "$T/auth.err" "$O_LOG" "$H_LOG" || fail "the password shows in the output or a log"
 hostile_stop
 

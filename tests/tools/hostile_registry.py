@@ -39,7 +39,7 @@ another origin):
                DELETE with 202, blob GETs with 401 and a Bearer realm on itself, and its
                /token with a token
 
---log FILE gets one tab-separated line per request, written when it is answered:
+--log FILE gets one tab-separated line per request, written just before it is answered:
     EPOCH  METHOD  PATH  AUTH  STATUS
 AUTH is the scheme of the Authorization header ("Basic", "Bearer") or "-" when there was
 none; the credential itself is never written.
@@ -193,6 +193,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def answer(self, status, body=b"", headers=(), content_type="application/json"):
         if isinstance(body, (dict, list)):
             body = json.dumps(body).encode()
+        # Logged before the answer leaves: a client that has its answer finds it logged.
+        self.server.record(self.command, self.path, self.headers.get("Authorization"), status)
         self.send_response(status)
         for k, v in headers:
             self.send_header(k, v)
@@ -202,7 +204,6 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(body)
-        self.server.record(self.command, self.path, self.headers.get("Authorization"), status)
 
     def error(self, status, code, message, headers=()):
         self.answer(status, {"errors": [{"code": code, "message": message}]}, headers)
