@@ -30,7 +30,11 @@ struct journal {
 	int fd;
 	int broken;        /* a write failed part way: nothing more may follow it */
 	struct buf queued; /* appended lines not yet written */
+	int unsynced;      /* lines written since the last fsync */
 };
+
+/* Queued lines are written once they pass this; fsync waits for journal_sync. */
+#define JOURNAL_QUEUE_MAX (256 * 1024)
 
 /* The new file's name must reach the disk too, or a crash could lose the whole journal.
  * 0, or the errno of the failure. */
@@ -114,6 +118,24 @@ struct journal *journal_open(const char *path, struct rs_err *e)
 	return j;
 }
 
+/* Writes out the queued lines.  A partial line stays the file's last: journal_read skips
+ * it, and nothing may follow it, or a line in the middle would not parse. */
+static int write_queued(struct journal *j, struct rs_err *e)
+{
+	if (j->broken) {
+		err_set(e, "%s: an earlier write failed", j->path);
+		return -1;
+	}
+	if (util_write_all(j->fd, j->queued.data, j->queued.len) != 0) {
+		j->broken = 1;
+		err_set(e, "%s: %s", j->path, strerror(errno));
+		return -1;
+	}
+	j->unsynced |= j->queued.len > 0;
+	j->queued.len = 0;
+	return 0;
+}
+
 int journal_append(struct journal *j, const struct journal_entry *en, struct rs_err *e)
 {
 	char got[UTIL_SHA256_LEN], when[32];
@@ -165,26 +187,18 @@ int journal_append(struct journal *j, const struct journal_entry *en, struct rs_
 	buf_append(&j->queued, line, strlen(line));
 	buf_append(&j->queued, "\n", 1);
 	free(line);
-	return 0;
+	/* Written as it grows, so a batch of 50,000 entries does not sit in memory; nothing is
+	 * sent before journal_sync has made it durable. */
+	return j->queued.len >= JOURNAL_QUEUE_MAX ? write_queued(j, e) : 0;
 }
-
 
 int journal_sync(struct journal *j, struct rs_err *e)
 {
-	if (j->broken) {
-		err_set(e, "%s: an earlier write failed", j->path);
+	if (write_queued(j, e))
 		return -1;
-	}
-	if (!j->queued.len)
+	if (!j->unsynced)
 		return 0;
-	/* A partial line stays the file's last: journal_read skips it, and nothing may follow
-	 * it, or a line in the middle would not parse. */
-	if (util_write_all(j->fd, j->queued.data, j->queued.len) != 0) {
-		j->broken = 1;
-		err_set(e, "%s: %s", j->path, strerror(errno));
-		return -1;
-	}
-	j->queued.len = 0;
+	j->unsynced = 0;
 	if (fsync(j->fd) != 0) {
 		j->broken = 1;
 		err_set(e, "%s: fsync: %s", j->path, strerror(errno));
