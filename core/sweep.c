@@ -954,9 +954,8 @@ static int journal_batch(struct journal *journal, const struct plan *p,
 	return journal_sync(journal, e);
 }
 
-/* Sends one batch of DELETEs and records the results; returns how many failed. */
-static size_t send_batch(struct registry *reg, const char *storage_root, struct sending *batch,
-			 size_t n)
+static size_t send_chunk(struct registry *reg, const char *storage_root,
+			 struct sending *batch, size_t n)
 {
 	struct reg_delete *dels = xcalloc(n, sizeof(*dels));
 	size_t failed;
@@ -978,6 +977,23 @@ static size_t send_batch(struct registry *reg, const char *storage_root, struct 
 		}
 	}
 	free(dels);
+	return failed;
+}
+
+/* DELETEs handed to the registry client at once: each carries an error line, so a round
+ * of 50,000 would hold 14 MB of them. */
+#define SEND_CHUNK 2048
+
+/* Sends one batch of DELETEs, SEND_CHUNK at a time through the API, at once in storage
+ * (which reads a repository's tags once per call), and records the results; returns how
+ * many failed. */
+static size_t send_batch(struct registry *reg, const char *storage_root, struct sending *batch,
+			 size_t n)
+{
+	size_t failed = 0, chunk = storage_root ? n : SEND_CHUNK;
+
+	for (size_t at = 0; at < n && !http_interrupted(); at += chunk)
+		failed += send_chunk(reg, storage_root, batch + at, n - at < chunk ? n - at : chunk);
 	return failed;
 }
 
