@@ -588,7 +588,7 @@ struct fetch {
 	size_t best_slot;     /* labels */
 	struct facts facts;
 	struct waiter *waiters;
-	struct reg_manifest node; /* REG_NEED_GRAPH: the manifest as read (body non-NULL) */
+	struct reg_manifest node; /* REG_NEED_GRAPH: the manifest as read (digest non-NULL) */
 };
 
 enum tag_state { TAG_PENDING, TAG_DONE, TAG_GONE };
@@ -879,12 +879,13 @@ static void on_blob(const struct http_response *resp, void *arg)
 	f->done = 1;
 }
 
-/* Fills m from a manifest document, everything copied into pool: digest and body, the
- * body's mediaType (else content_type, up to its parameters), children, blobs and subject.
- * 0, or -1 when a descriptor has no valid digest (m partly filled). */
+/* Fills m from a manifest document, everything copied into pool: digest and body (only
+ * its length unless keep_body), the body's mediaType (else content_type, up to its
+ * parameters), children, blobs and subject.  0, or -1 when a descriptor has no valid
+ * digest (m partly filled). */
 static int manifest_parse(struct pool *pool, struct reg_manifest *m, const cJSON *doc,
 			  const char *digest, const char *body, size_t len,
-			  const char *content_type)
+			  const char *content_type, int keep_body)
 {
 	const cJSON *children = cJSON_GetObjectItemCaseSensitive(doc, "manifests");
 	const cJSON *config = cJSON_GetObjectItemCaseSensitive(doc, "config");
@@ -894,7 +895,7 @@ static int manifest_parse(struct pool *pool, struct reg_manifest *m, const cJSON
 	const char *d;
 
 	m->digest = pool_strdup(pool, digest);
-	m->body = pool_strndup(pool, body, len);
+	m->body = keep_body ? pool_strndup(pool, body, len) : NULL;
 	m->body_len = len;
 	if (cJSON_IsString(mt))
 		m->media_type = pool_strdup(pool, mt->valuestring);
@@ -930,7 +931,7 @@ int registry_manifest_from_body(struct pool *pool, struct reg_manifest *m, const
 				const char *body, size_t len, const char *media_type)
 {
 	cJSON *doc = cJSON_ParseWithLength(body, len);
-	int rc = cJSON_IsObject(doc) ? manifest_parse(pool, m, doc, digest, body, len, media_type)
+	int rc = cJSON_IsObject(doc) ? manifest_parse(pool, m, doc, digest, body, len, media_type, 1)
 				     : -1;
 
 	cJSON_Delete(doc);
@@ -944,7 +945,7 @@ static int graph_read(struct fetch *f, const struct http_response *resp, const c
 	struct reg_manifest *m = &f->node;
 
 	if (manifest_parse(f->rs->scan->pool, m, doc, f->digest, resp->body, resp->body_len,
-			   resp->content_type)) {
+			   resp->content_type, (f->rs->scan->needs & REG_NEED_BODIES) != 0)) {
 		repo_http_error(f->rs, resp, "a descriptor without a valid digest");
 		return -1;
 	}
@@ -1270,14 +1271,14 @@ static void graph_collect(struct repo_scan *rs)
 	size_t n = 0;
 
 	for (size_t i = 0; i < rs->table_size; i++)
-		n += rs->table[i] && rs->table[i]->node.body;
+		n += rs->table[i] && rs->table[i]->node.digest;
 	if (!n)
 		return;
 	repo->manifests = xcalloc(n, sizeof(*repo->manifests));
 	for (size_t i = 0; i < rs->table_size; i++) {
 		struct fetch *f = rs->table[i];
 
-		if (f && f->node.body) {
+		if (f && f->node.digest) {
 			repo->manifests[repo->manifest_count++] = f->node;
 			memset(&f->node, 0, sizeof(f->node));
 		}

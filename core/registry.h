@@ -52,7 +52,8 @@ struct reg_blob {
 struct reg_manifest {
 	char *digest;
 	char *media_type; /* the body's mediaType, else the Content-Type; NULL when neither */
-	char *body;       /* the exact bytes served (NUL-terminated), for the journal and undo */
+	char *body;       /* the exact bytes served (NUL-terminated), for the journal and undo;
+			   * NULL when the scan did not ask for REG_NEED_BODIES */
 	size_t body_len;
 	char **children; /* index / manifest list: the child manifests' digests, in order */
 	size_t child_count;
@@ -82,6 +83,9 @@ struct reg_repo {
 				   * their bodies, children, blobs and subject */
 #define REG_NEED_BLOBS (1u << 17) /* with GRAPH: HEAD every blob; one that does not answer
 				   * 200 is a repository error (post-GC validation) */
+#define REG_NEED_BODIES (1u << 18) /* with GRAPH: keep every manifest's exact bytes (what
+				    * a journal records); without it body is NULL and only
+				    * body_len is kept */
 
 struct reg_scan {
 	struct reg_repo *repos;

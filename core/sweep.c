@@ -465,7 +465,8 @@ static char *file_sha256(const char *path)
 	return failed ? NULL : xstrdup(hash);
 }
 
-static void fetch_missing_bodies(struct registry *reg, struct plan *p, int gone_is_done);
+static void fetch_missing_bodies(struct registry *reg, struct plan *p,
+				 const struct reg_scan *scan, int gone_is_done);
 
 /* Whether any tag of r names digest: then it is in the graph and the graph decides. */
 static int tagged(const struct plan_repo *r, const char *digest)
@@ -554,7 +555,7 @@ static void delete_api_referrers(struct plan *p, const struct reg_scan *scan,
 	free(repo_of);
 	free(qs);
 	free(asked);
-	fetch_missing_bodies(reg, p, 0);
+	fetch_missing_bodies(reg, p, scan, 0);
 }
 
 const struct stack_policy *sweep_policy_for(const struct stack *s, const char *repo)
@@ -608,7 +609,9 @@ int sweep_plan(const struct sweep_opts *o, struct stack *s, struct registry *reg
 	if (sweep_select(reg, s, &names, &count, &listed, e))
 		goto out;
 	with_policy(s, names, &count);
-	if (registry_scan(reg, names, count, stack_needs(s), &scan, e))
+	/* Only a run that deletes journals the manifests' bytes: a plan keeps none. */
+	if (registry_scan(reg, names, count,
+			  stack_needs(s) | (o->will_delete ? REG_NEED_BODIES : 0), &scan, e))
 		goto out;
 	if (stack_needs(s) & (RS_NEED_PUSHED | RS_NEED_UNTAGGED)) {
 		struct push_source src;
@@ -627,7 +630,8 @@ int sweep_plan(const struct sweep_opts *o, struct stack *s, struct registry *reg
 			pr->policy = xstrdup(sweep_policy_for(s, rr->name)->location);
 		} else {
 			sweep_decide(s, rr, out->created, pr);
-			graph_attach_bodies(pr, rr);
+			if (o->will_delete)
+				graph_attach_bodies(pr, rr);
 		}
 	}
 	delete_api_referrers(out, &scan, reg);
@@ -773,10 +777,12 @@ static void skip_referenced(struct plan_repo *r, const struct reg_repo *now)
 	strmap_free(&going);
 }
 
-/* Reads by digest the manifests the graph does not hold (the journal needs their bytes).
- * One already gone is done when gone_is_done (apply: deleted since the plan), else skipped
- * (a plan listing what the registry does not serve). */
-static void fetch_missing_bodies(struct registry *reg, struct plan *p, int gone_is_done)
+/* Reads by digest the manifests neither attached nor in scan's graph (scan: the plan's,
+ * whose repositories are p's, in order; NULL when bodies were attached from it): the
+ * journal needs their bytes.  One already gone is done when gone_is_done (apply: deleted
+ * since the plan), else skipped (a plan listing what the registry does not serve). */
+static void fetch_missing_bodies(struct registry *reg, struct plan *p,
+				 const struct reg_scan *scan, int gone_is_done)
 {
 	struct reg_get *gets = NULL;
 	struct plan_deletion **of = NULL;
@@ -786,7 +792,9 @@ static void fetch_missing_bodies(struct registry *reg, struct plan *p, int gone_
 		struct plan_repo *r = &p->repos[i];
 
 		for (size_t k = 0; k < r->deletion_count; k++) {
-			if (!pending(r, &r->deletions[k]) || r->deletions[k].body)
+			if (!pending(r, &r->deletions[k]) || r->deletions[k].body ||
+			    (scan && i < scan->count &&
+			     registry_manifest(&scan->repos[i], r->deletions[k].digest)))
 				continue;
 			gets = xrealloc(gets, (n + 1) * sizeof(*gets));
 			of = xrealloc(of, (n + 1) * sizeof(*of));
@@ -834,7 +842,8 @@ static void verify_plan(struct registry *reg, struct plan *p)
 			names[n++] = p->repos[i].name;
 		}
 	}
-	if (n && registry_scan(reg, names, n, RS_NEED_DIGEST | REG_NEED_GRAPH, &scan, &e)) {
+	if (n && registry_scan(reg, names, n, RS_NEED_DIGEST | REG_NEED_GRAPH | REG_NEED_BODIES,
+			       &scan, &e)) {
 		char *why = xasprintf("could not re-resolve tags: %s", e.msg);
 
 		for (size_t i = 0; i < n; i++)
@@ -873,7 +882,7 @@ static void verify_plan(struct registry *reg, struct plan *p)
 		free(order);
 	}
 	registry_scan_free(&scan);
-	fetch_missing_bodies(reg, p, 1);
+	fetch_missing_bodies(reg, p, NULL, 1);
 	free(repos);
 	free(names);
 }
