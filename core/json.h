@@ -2,9 +2,12 @@
 #ifndef RS_JSON_H
 #define RS_JSON_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include <cjson/cJSON.h>
+
+#include "util.h"
 
 /* RFC 3339 text for Unix seconds, or JSON null for RS_CREATED_UNKNOWN; a new item the
  * caller adds to a document. */
@@ -19,5 +22,52 @@ const char *json_string(const cJSON *o, const char *key);
 
 /* o's member key when it is a whole number of bytes (0 to 2^53), else -1. */
 int64_t json_bytes(const cJSON *o, const char *key);
+
+/* A JSON writer for documents too large to hold as a cJSON tree (a plan of 50,000 tags):
+ * it prints what cJSON_Print would print for the same members in the same order, through
+ * sink, and hashes what cJSON_PrintUnformatted would print, so that a plan's seal is the
+ * same whichever way it was written.  Numbers print as cJSON prints them. */
+#define JW_DEPTH_MAX 32
+
+struct jw {
+	/* Takes the next piece of text: 0, or -1 to fail the writer (it then writes
+	 * nothing more). */
+	int (*sink)(void *arg, const char *p, size_t n);
+	void *arg;
+	/* Private. */
+	struct buf pending, scratch;
+	void *md; /* EVP_MD_CTX of the compact text */
+	unsigned depth;
+	unsigned char in_object[JW_DEPTH_MAX], members[JW_DEPTH_MAX]; /* members: has one */
+	int failed;
+};
+
+/* Starts w on sink (w's other members zeroed).  Aborts when memory runs out. */
+void jw_init(struct jw *w, int (*sink)(void *arg, const char *p, size_t n), void *arg);
+
+/* Each value goes in the open object under key, or in the open array (key NULL), or is the
+ * document (key NULL, nothing open).  jw_string's s NULL is JSON null. */
+void jw_object(struct jw *w, const char *key);
+void jw_array(struct jw *w, const char *key);
+void jw_end(struct jw *w); /* closes the innermost open object or array */
+void jw_string(struct jw *w, const char *key, const char *s);
+void jw_number(struct jw *w, const char *key, double v);
+void jw_bool(struct jw *w, const char *key, int v);
+void jw_time(struct jw *w, const char *key, int64_t t); /* as json_time */
+void jw_cjson(struct jw *w, const char *key, const cJSON *item); /* a copy of item */
+
+/* "sha256:<hex>" of the compact text so far with every open container closed. */
+void jw_digest(const struct jw *w, char out[UTIL_SHA256_LEN]);
+
+/* Hands what is left to the sink and frees w: 0, or -1 when the sink failed or the
+ * document went deeper than JW_DEPTH_MAX. */
+int jw_finish(struct jw *w);
+
+/* Formats a number as cJSON does, into out (at least JSON_NUMBER_MAX bytes). */
+#define JSON_NUMBER_MAX 32
+void json_number_text(double d, char out[JSON_NUMBER_MAX]);
+
+/* Appends s as a JSON string literal, escaped as cJSON escapes it. */
+void json_string_text(struct buf *b, const char *s);
 
 #endif

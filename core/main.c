@@ -156,12 +156,29 @@ static int fail(int code, const char *fmt, ...)
 	return code;
 }
 
+static int stdout_sink(void *arg, const char *text, size_t n)
+{
+	(void)arg;
+	return fwrite(text, 1, n, stdout) == n ? 0 : -1;
+}
+
+static int fd_sink(void *fd, const char *text, size_t n)
+{
+	return util_write_all(*(const int *)fd, text, n);
+}
+
 static void print_plan(const struct plan *p, const struct cli *c, int with_results)
 {
-	if (c->json)
-		json_print(plan_json_with(p, with_results, json_out.extra));
-	else
+	struct jw w;
+
+	if (!c->json) {
 		plan_print_text(p, stdout, c->verbose, with_results);
+		return;
+	}
+	jw_init(&w, stdout_sink, NULL);
+	plan_write(p, with_results, json_out.extra, &w);
+	putchar('\n');
+	json_out.printed = 1;
 }
 
 /* What run and apply did beyond the plan, for the JSON document. */
@@ -304,7 +321,7 @@ static int make_plan(struct cli *c, struct stack *s, struct plan *p, struct regi
 {
 	struct rs_err e = {{0}};
 	struct atomic_file out = {.fd = -1};
-	char *json;
+	struct jw w;
 	int rc;
 
 	memset(s, 0, sizeof(*s)); /* the caller releases it whatever happens */
@@ -323,9 +340,13 @@ static int make_plan(struct cli *c, struct stack *s, struct plan *p, struct regi
 	}
 	if (!c->output)
 		return SWEEP_EXIT_OK;
-	json = plan_to_json(p, 0);
-	rc = atomic_commit(&out, json, strlen(json), &e);
-	free(json);
+	jw_init(&w, fd_sink, &out.fd);
+	if (plan_write(p, 0, NULL, &w)) {
+		err_set(&e, "%s: cannot write it: %s", c->output, strerror(errno));
+		atomic_abort(&out);
+		return fail(SWEEP_EXIT_FAILED, "%s", e.msg);
+	}
+	rc = atomic_commit(&out, "", 0, &e);
 	return rc ? fail(SWEEP_EXIT_FAILED, "%s", e.msg) : SWEEP_EXIT_OK;
 }
 

@@ -174,71 +174,140 @@ size_t plan_check_guards(struct plan *p)
 	return guarded;
 }
 
-static cJSON *string_or_null(const char *s)
+static void strings_write(struct jw *w, const char *key, char *const *v, size_t n)
 {
-	return s ? cJSON_CreateString(s) : cJSON_CreateNull();
+	jw_array(w, key);
+	for (size_t i = 0; i < n; i++)
+		jw_string(w, NULL, v[i]);
+	jw_end(w);
 }
 
-static cJSON *repo_json(const struct plan_repo *r, int with_results)
+static void tag_write(struct jw *w, const struct plan_tag *t)
 {
-	cJSON *o = cJSON_CreateObject(), *tags = cJSON_AddArrayToObject(o, "tags"), *dels;
+	jw_object(w, NULL);
+	jw_string(w, "tag", t->tag);
+	jw_string(w, "digest", t->digest);
+	jw_string(w, "media_type", t->media_type);
+	jw_time(w, "created", t->created);
+	if (t->pushed != RS_TIME_UNKNOWN)
+		jw_time(w, "pushed", t->pushed);
+	jw_string(w, "verdict", t->verdict == RS_DELETE ? "delete" : "keep");
+	jw_string(w, "reason", t->reason ? t->reason : "");
+	if (t->subject)
+		jw_string(w, "subject", t->subject);
+	jw_end(w);
+}
 
-	cJSON_AddStringToObject(o, "name", r->name);
+static void deletion_write(struct jw *w, const struct plan_deletion *d, int with_results)
+{
+	jw_object(w, NULL);
+	jw_string(w, "digest", d->digest);
+	strings_write(w, "tags", d->tags, d->tag_count);
+	jw_string(w, "media_type", d->media_type);
+	if (d->follows)
+		jw_string(w, "follows", d->follows);
+	if (d->follows || d->reason)
+		jw_string(w, "reason", d->reason ? d->reason : "");
+	if (d->also_follows_count)
+		strings_write(w, "also_follows", d->also_follows, d->also_follows_count);
+	if (with_results) {
+		jw_string(w, "result", d->done      ? "deleted"
+				       : d->error   ? "failed"
+				       : d->skipped ? "skipped"
+						    : "not attempted");
+		if (d->error)
+			jw_string(w, "error", d->error);
+		if (d->skipped)
+			jw_string(w, "skipped", d->skipped);
+	}
+	jw_end(w);
+}
+
+static void repo_write(struct jw *w, const struct plan_repo *r, int with_results)
+{
+	jw_object(w, NULL);
+	jw_array(w, "tags");
+	for (size_t i = 0; i < r->tag_count; i++)
+		tag_write(w, &r->tags[i]);
+	jw_end(w);
+	jw_string(w, "name", r->name);
 	if (r->error)
-		cJSON_AddStringToObject(o, "error", r->error);
+		jw_string(w, "error", r->error);
 	if (r->guard)
-		cJSON_AddStringToObject(o, "guard", r->guard);
+		jw_string(w, "guard", r->guard);
 	if (r->policy)
-		cJSON_AddStringToObject(o, "policy", r->policy);
+		jw_string(w, "policy", r->policy);
 	if (r->reclaimable_bytes >= 0)
-		cJSON_AddNumberToObject(o, "reclaimable_bytes", (double)r->reclaimable_bytes);
-	for (size_t i = 0; i < r->tag_count; i++) {
-		const struct plan_tag *t = &r->tags[i];
-		cJSON *j = cJSON_CreateObject();
+		jw_number(w, "reclaimable_bytes", (double)r->reclaimable_bytes);
+	jw_array(w, "deletions");
+	for (size_t i = 0; i < r->deletion_count; i++)
+		deletion_write(w, &r->deletions[i], with_results);
+	jw_end(w);
+	jw_end(w);
+}
 
-		cJSON_AddStringToObject(j, "tag", t->tag);
-		cJSON_AddItemToObject(j, "digest", string_or_null(t->digest));
-		cJSON_AddItemToObject(j, "media_type", string_or_null(t->media_type));
-		cJSON_AddItemToObject(j, "created", json_time(t->created));
-		if (t->pushed != RS_TIME_UNKNOWN)
-			cJSON_AddItemToObject(j, "pushed", json_time(t->pushed));
-		cJSON_AddStringToObject(j, "verdict", t->verdict == RS_DELETE ? "delete" : "keep");
-		cJSON_AddStringToObject(j, "reason", t->reason ? t->reason : "");
-		if (t->subject)
-			cJSON_AddStringToObject(j, "subject", t->subject);
-		cJSON_AddItemToArray(tags, j);
-	}
-	dels = cJSON_AddArrayToObject(o, "deletions");
-	for (size_t i = 0; i < r->deletion_count; i++) {
-		const struct plan_deletion *d = &r->deletions[i];
-		cJSON *j = cJSON_CreateObject();
+/* The seal: "plan_sha256", the hash of the compact JSON of everything before it, which
+ * plan_read_file checks. */
+int plan_write(const struct plan *p, int with_results, const cJSON *extra, struct jw *w)
+{
+	char hash[UTIL_SHA256_LEN];
+	const cJSON *member;
+	struct plan_totals t;
 
-		cJSON_AddStringToObject(j, "digest", d->digest);
-		cJSON_AddItemToObject(j, "tags",
-				      cJSON_CreateStringArray((const char *const *)d->tags,
-							      (int)d->tag_count));
-		cJSON_AddItemToObject(j, "media_type", string_or_null(d->media_type));
-		if (d->follows)
-			cJSON_AddStringToObject(j, "follows", d->follows);
-		if (d->follows || d->reason)
-			cJSON_AddStringToObject(j, "reason", d->reason ? d->reason : "");
-		if (d->also_follows_count)
-			cJSON_AddItemToObject(j, "also_follows",
-					      cJSON_CreateStringArray((const char *const *)d->also_follows,
-								      (int)d->also_follows_count));
-		if (with_results) {
-			cJSON_AddStringToObject(j, "result", d->done      ? "deleted"
-							     : d->error   ? "failed"
-							     : d->skipped ? "skipped"
-									  : "not attempted");
-			if (d->error)
-				cJSON_AddStringToObject(j, "error", d->error);
-			if (d->skipped)
-				cJSON_AddStringToObject(j, "skipped", d->skipped);
-		}
-		cJSON_AddItemToArray(dels, j);
+	plan_totals(p, &t);
+	jw_object(w, NULL);
+	jw_number(w, "version", PLAN_VERSION);
+	jw_string(w, "registry", p->registry);
+	jw_time(w, "created", p->created);
+	jw_string(w, "stack", p->stack);
+	jw_string(w, "stack_sha256", p->stack_sha256);
+	jw_object(w, "guards");
+	if (p->guards.max_delete_percent >= 0)
+		jw_number(w, "max_delete_percent", p->guards.max_delete_percent);
+	jw_number(w, "min_keep", p->guards.min_keep);
+	jw_end(w);
+	jw_array(w, "repositories");
+	for (size_t i = 0; i < p->repo_count; i++)
+		repo_write(w, &p->repos[i], with_results);
+	jw_end(w);
+	jw_object(w, "summary");
+	jw_number(w, "repositories", (double)t.repos);
+	jw_number(w, "tags", (double)t.tags);
+	jw_number(w, "tags_kept", (double)t.kept);
+	jw_number(w, "tags_deleted", (double)t.deleted);
+	jw_number(w, "manifests_deleted", (double)t.manifests);
+	if (p->reclaimable_bytes >= 0) {
+		jw_number(w, "reclaimable_bytes", (double)p->reclaimable_bytes);
+		jw_bool(w, "reclaimable_is_upper_bound", p->reclaimable_upper_bound);
 	}
-	return o;
+	if (with_results) {
+		jw_number(w, "failed", (double)t.failed);
+		jw_number(w, "skipped", (double)t.skipped);
+	}
+	jw_end(w);
+	cJSON_ArrayForEach(member, extra)
+		jw_cjson(w, member->string, member);
+	jw_digest(w, hash);
+	jw_string(w, "plan_sha256", hash);
+	jw_end(w);
+	return jw_finish(w);
+}
+
+static int buf_sink(void *b, const char *text, size_t n)
+{
+	buf_append(b, text, n);
+	return 0;
+}
+
+char *plan_to_json(const struct plan *p, int with_results)
+{
+	struct buf text = {0};
+	struct jw w;
+
+	jw_init(&w, buf_sink, &text);
+	plan_write(p, with_results, NULL, &w);
+	buf_append(&text, "", 1);
+	return text.data;
 }
 
 /* The hash of the compact JSON of everything but "plan_sha256" itself. */
@@ -248,14 +317,6 @@ static void content_hash(const cJSON *root, char out[UTIL_SHA256_LEN])
 
 	util_sha256(compact, strlen(compact), out);
 	free(compact);
-}
-
-static void seal(cJSON *root)
-{
-	char hash[UTIL_SHA256_LEN];
-
-	content_hash(root, hash);
-	cJSON_AddStringToObject(root, "plan_sha256", hash);
 }
 
 /* Checks and removes the seal; 0 when it matches. */
@@ -273,54 +334,6 @@ static int unseal(cJSON *root)
 	ok = strcmp(hash, seal_item->valuestring) == 0;
 	cJSON_Delete(seal_item);
 	return ok ? 0 : -1;
-}
-
-char *plan_to_json(const struct plan *p, int with_results)
-{
-	return plan_json_with(p, with_results, NULL);
-}
-
-char *plan_json_with(const struct plan *p, int with_results, const cJSON *extra)
-{
-	cJSON *root = cJSON_CreateObject(), *repos, *sum, *guards;
-	const cJSON *member;
-	struct plan_totals t;
-	char *text;
-
-	plan_totals(p, &t);
-	cJSON_AddNumberToObject(root, "version", PLAN_VERSION);
-	cJSON_AddStringToObject(root, "registry", p->registry);
-	cJSON_AddItemToObject(root, "created", json_time(p->created));
-	cJSON_AddItemToObject(root, "stack", string_or_null(p->stack));
-	cJSON_AddItemToObject(root, "stack_sha256", string_or_null(p->stack_sha256));
-	guards = cJSON_AddObjectToObject(root, "guards");
-	if (p->guards.max_delete_percent >= 0)
-		cJSON_AddNumberToObject(guards, "max_delete_percent", p->guards.max_delete_percent);
-	cJSON_AddNumberToObject(guards, "min_keep", p->guards.min_keep);
-	repos = cJSON_AddArrayToObject(root, "repositories");
-	for (size_t i = 0; i < p->repo_count; i++)
-		cJSON_AddItemToArray(repos, repo_json(&p->repos[i], with_results));
-	sum = cJSON_AddObjectToObject(root, "summary");
-	cJSON_AddNumberToObject(sum, "repositories", (double)t.repos);
-	cJSON_AddNumberToObject(sum, "tags", (double)t.tags);
-	cJSON_AddNumberToObject(sum, "tags_kept", (double)t.kept);
-	cJSON_AddNumberToObject(sum, "tags_deleted", (double)t.deleted);
-	cJSON_AddNumberToObject(sum, "manifests_deleted", (double)t.manifests);
-	if (p->reclaimable_bytes >= 0) {
-		cJSON_AddNumberToObject(sum, "reclaimable_bytes", (double)p->reclaimable_bytes);
-		cJSON_AddBoolToObject(sum, "reclaimable_is_upper_bound",
-				      p->reclaimable_upper_bound);
-	}
-	if (with_results) {
-		cJSON_AddNumberToObject(sum, "failed", (double)t.failed);
-		cJSON_AddNumberToObject(sum, "skipped", (double)t.skipped);
-	}
-	cJSON_ArrayForEach(member, extra)
-		cJSON_AddItemToObject(root, member->string, cJSON_Duplicate(member, 1));
-	seal(root);
-	text = json_text(root, 1);
-	cJSON_Delete(root);
-	return text;
 }
 
 static int read_deletion(const cJSON *j, struct plan_deletion *d)

@@ -113,18 +113,22 @@ void plan_totals(const struct plan *p, struct plan_totals *t);
  * do.  Idempotent. */
 size_t plan_check_guards(struct plan *p);
 
-/* The plan as JSON text (caller frees), with apply results when with_results.  It ends
- * with "plan_sha256", the hash of the rest of the plan, which plan_read_file checks: the
- * plan applied is the plan that was reviewed. */
+struct cJSON;
+struct jw;
+
+/* Writes the plan as JSON through w (jw_init'ed by the caller, jw_finish'ed here), with
+ * apply results when with_results and the members of extra (borrowed; NULL: none) after
+ * the plan's own: what run and apply say beyond the plan ("run", "error").  It ends with
+ * "plan_sha256", the hash of the rest, which plan_read_file checks: the plan applied is
+ * the plan that was reviewed.  Nothing is held beyond one piece of text, whatever the
+ * plan's size.  Returns jw_finish's result. */
+int plan_write(const struct plan *p, int with_results, const struct cJSON *extra,
+	       struct jw *w);
+
+/* plan_write's text, caller-owned (free). */
 char *plan_to_json(const struct plan *p, int with_results);
 
-struct cJSON;
-
-/* plan_to_json with the members of the object extra (borrowed; NULL: none) added before
- * the seal: what run and apply say beyond the plan ("run", "error"). */
-char *plan_json_with(const struct plan *p, int with_results, const struct cJSON *extra);
-
-/* Read a plan file written by plan_to_json into *out (caller-owned; plan_free also after a
+/* Read a plan file written by plan_write into *out (caller-owned; plan_free also after a
  * failure).  Returns 0, or -1 with "file: what" in e. */
 int plan_read_file(const char *path, struct plan *out, struct rs_err *e);
 

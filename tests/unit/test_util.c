@@ -1,4 +1,10 @@
 /* test_util.c - duration and RFC 3339 parsing, first-error-wins text. */
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "json.h"
 #include "log.h"
 #include "tests.h"
 #include "util.h"
@@ -180,6 +186,53 @@ static void test_escape(void)
 	}
 }
 
+static int jw_buf_sink(void *b, const char *text, size_t n)
+{
+	buf_append(b, text, n);
+	return 0;
+}
+
+/* The streaming writer prints what cJSON prints for the same document, indented, and
+ * hashes its compact text: plans written either way have the same seal. */
+static void test_json_writer(void)
+{
+	static const char *const doc_text =
+	    "{\"s\":\"q\\\" b\\\\ c\\b\\f\\n\\r\\t \\u0001 \\u001f \\u007f Ã© /\","
+	    "\"n\":[0,-1,7358161,2147483647,2147483648,-2147483649,3e9,0.5,1e300,"
+	    "9007199254740993,1.0000000000000002,123456789012345678],"
+	    "\"e\":{},\"a\":[],\"nest\":[{\"x\":[[true,false,null]],\"y\":{\"z\":\"\"}},{}],"
+	    "\"last\":null}";
+	cJSON *doc = cJSON_Parse(doc_text);
+	char *pretty, *compact, want[UTIL_SHA256_LEN], got[UTIL_SHA256_LEN];
+	struct buf out = {0};
+	struct jw w;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(doc);
+	jw_init(&w, jw_buf_sink, &out);
+	jw_cjson(&w, NULL, doc);
+	jw_digest(&w, got);
+	CU_ASSERT_EQUAL(jw_finish(&w), 0);
+	buf_append(&out, "", 1);
+	pretty = json_text(doc, 1);
+	compact = json_text(doc, 0);
+	util_sha256(compact, strlen(compact), want);
+	CU_ASSERT_STRING_EQUAL(out.data, pretty);
+	CU_ASSERT_STRING_EQUAL(got, want);
+	/* jw_digest closes what is open: the hash of "{" plus the first member plus "}". */
+	out.len = 0;
+	jw_init(&w, jw_buf_sink, &out);
+	jw_object(&w, NULL);
+	jw_string(&w, "a", "b");
+	jw_digest(&w, got);
+	util_sha256("{\"a\":\"b\"}", 9, want);
+	CU_ASSERT_STRING_EQUAL(got, want);
+	CU_ASSERT_EQUAL(jw_finish(&w), 0);
+	free(pretty);
+	free(compact);
+	buf_free(&out);
+	cJSON_Delete(doc);
+}
+
 void suite_util(void)
 {
 	static const struct test_case cases[] = {
@@ -191,6 +244,7 @@ void suite_util(void)
 		{"sizes for people", test_format_size},
 		{"pools", test_pool},
 		{"terminal escaping", test_escape},
+		{"json writer", test_json_writer},
 		{NULL, NULL},
 	};
 	tests_add_suite("util", cases);
