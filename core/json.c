@@ -8,6 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <errno.h>
+#include <unistd.h>
+
 #include <openssl/evp.h>
 
 #include "regsweep/module.h"
@@ -113,6 +116,13 @@ void jw_init(struct jw *w, int (*sink)(void *arg, const char *p, size_t n), void
 	}
 }
 
+/* Pretty text, kept only when there is a sink to take it. */
+static void jw_put(struct jw *w, const char *text, size_t n)
+{
+	if (w->sink)
+		buf_append(&w->pending, text, n);
+}
+
 static void jw_flush(struct jw *w)
 {
 	if (!w->failed && w->pending.len && w->sink(w->arg, w->pending.data, w->pending.len))
@@ -131,7 +141,7 @@ static void jw_hash(struct jw *w, const char *p, size_t n)
 static void jw_tabs(struct jw *w, unsigned n)
 {
 	while (n--)
-		buf_append(&w->pending, "\t", 1);
+		jw_put(w, "\t", 1);
 }
 
 /* What goes before a value: the separator from the previous one and the member's key. */
@@ -143,7 +153,7 @@ static void jw_before(struct jw *w, const char *key)
 		return;
 	if (w->members[d - 1]) {
 		jw_hash(w, ",", 1);
-		buf_append(&w->pending, w->in_object[d - 1] ? ",\n" : ", ", 2);
+		jw_put(w, w->in_object[d - 1] ? ",\n" : ", ", 2);
 	}
 	w->members[d - 1] = 1;
 	if (!w->in_object[d - 1])
@@ -153,15 +163,15 @@ static void jw_before(struct jw *w, const char *key)
 	buf_append(&w->scratch, ":", 1);
 	jw_hash(w, w->scratch.data, w->scratch.len);
 	jw_tabs(w, d);
-	buf_append(&w->pending, w->scratch.data, w->scratch.len);
-	buf_append(&w->pending, "\t", 1);
+	jw_put(w, w->scratch.data, w->scratch.len);
+	jw_put(w, "\t", 1);
 }
 
 /* A scalar's text after jw_before, the same compact and pretty. */
 static void jw_text(struct jw *w, const char *text, size_t n)
 {
 	jw_hash(w, text, n);
-	buf_append(&w->pending, text, n);
+	jw_put(w, text, n);
 	if (w->pending.len >= JW_FLUSH_AT)
 		jw_flush(w);
 }
@@ -176,7 +186,7 @@ static void jw_open(struct jw *w, const char *key, int object)
 {
 	jw_before(w, key);
 	jw_hash(w, object ? "{" : "[", 1);
-	buf_append(&w->pending, object ? "{\n" : "[", object ? 2 : 1);
+	jw_put(w, object ? "{\n" : "[", object ? 2 : 1);
 	if (w->depth == JW_DEPTH_MAX) {
 		w->failed = 1;
 		return;
@@ -205,10 +215,10 @@ void jw_end(struct jw *w)
 	jw_hash(w, object ? "}" : "]", 1);
 	if (object) {
 		if (w->members[w->depth])
-			buf_append(&w->pending, "\n", 1);
+			jw_put(w, "\n", 1);
 		jw_tabs(w, w->depth);
 	}
-	buf_append(&w->pending, object ? "}" : "]", 1);
+	jw_put(w, object ? "}" : "]", 1);
 }
 
 void jw_string(struct jw *w, const char *key, const char *s)
@@ -301,4 +311,327 @@ int jw_finish(struct jw *w)
 	EVP_MD_CTX_free(w->md);
 	memset(w, 0, sizeof(*w));
 	return failed ? -1 : 0;
+}
+
+/* --- the reader --- */
+
+void jr_init(struct jr *r, int fd)
+{
+	memset(r, 0, sizeof(*r));
+	r->fd = fd;
+	jw_init(&r->hash, NULL, NULL);
+}
+
+void jr_free(struct jr *r)
+{
+	buf_free(&r->str);
+	free(r->key);
+	jw_finish(&r->hash);
+}
+
+void jr_digest(const struct jr *r, char out[UTIL_SHA256_LEN])
+{
+	jw_digest(&r->hash, out);
+}
+
+void jr_unhashed(struct jr *r)
+{
+	r->unhashed_at = r->depth + 1;
+}
+
+/* The next byte, or -1 at the end of the file or on a read error (r->failed). */
+static int jr_byte(struct jr *r)
+{
+	if (r->at == r->len) {
+		ssize_t n;
+
+		do
+			n = read(r->fd, r->in, sizeof(r->in));
+		while (n < 0 && errno == EINTR);
+		if (n <= 0) {
+			r->read_error |= n < 0;
+			r->failed |= n < 0;
+			return -1;
+		}
+		r->at = 0;
+		r->len = (size_t)n;
+	}
+	return (unsigned char)r->in[r->at++];
+}
+
+static void jr_unread(struct jr *r)
+{
+	r->at--; /* only ever right after jr_byte returned a byte */
+}
+
+static int jr_skip_space(struct jr *r)
+{
+	int c;
+
+	while ((c = jr_byte(r)) == ' ' || c == '\t' || c == '\n' || c == '\r')
+		;
+	return c;
+}
+
+static int jr_hex4(struct jr *r, unsigned *out)
+{
+	*out = 0;
+	for (int i = 0; i < 4; i++) {
+		int c = jr_byte(r);
+
+		if (c >= '0' && c <= '9')
+			*out = *out * 16 + (unsigned)(c - '0');
+		else if ((c | 32) >= 'a' && (c | 32) <= 'f')
+			*out = *out * 16 + (unsigned)((c | 32) - 'a' + 10);
+		else
+			return -1;
+	}
+	return 0;
+}
+
+/* A \u escape (the "\u" read) as UTF-8, surrogate pairs joined, as cJSON decodes it. */
+static int jr_unicode(struct jr *r)
+{
+	unsigned cp, lo;
+	char out[4];
+	size_t n;
+
+	if (jr_hex4(r, &cp) || (cp >= 0xDC00 && cp <= 0xDFFF))
+		return -1;
+	if (cp >= 0xD800 && cp <= 0xDBFF) {
+		if (jr_byte(r) != '\\' || jr_byte(r) != 'u' || jr_hex4(r, &lo) || lo < 0xDC00 ||
+		    lo > 0xDFFF)
+			return -1;
+		cp = 0x10000 + (((cp & 0x3FF) << 10) | (lo & 0x3FF));
+	}
+	if (cp < 0x80) {
+		out[0] = (char)cp;
+		n = 1;
+	} else if (cp < 0x800) {
+		out[0] = (char)(0xC0 | (cp >> 6));
+		out[1] = (char)(0x80 | (cp & 0x3F));
+		n = 2;
+	} else if (cp < 0x10000) {
+		out[0] = (char)(0xE0 | (cp >> 12));
+		out[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+		out[2] = (char)(0x80 | (cp & 0x3F));
+		n = 3;
+	} else {
+		out[0] = (char)(0xF0 | (cp >> 18));
+		out[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
+		out[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
+		out[3] = (char)(0x80 | (cp & 0x3F));
+		n = 4;
+	}
+	buf_append(&r->str, out, n);
+	return 0;
+}
+
+/* A string's contents (the opening quote read) into r->str. */
+static int jr_string(struct jr *r)
+{
+	static const char from[] = "bfnrt\"\\/", to[] = "\b\f\n\r\t\"\\/";
+	int c;
+
+	r->str.len = 0;
+	while ((c = jr_byte(r)) != '"') {
+		char ch = (char)c;
+		const char *esc;
+
+		if (c <= 0) /* a NUL ends cJSON's input too */
+			return -1;
+		if (c == '\\') {
+			if ((c = jr_byte(r)) == 'u') {
+				if (jr_unicode(r))
+					return -1;
+				continue;
+			}
+			if (c <= 0 || !(esc = strchr(from, c)))
+				return -1;
+			ch = to[esc - from];
+		}
+		buf_append(&r->str, &ch, 1);
+	}
+	buf_append(&r->str, "", 1);
+	r->text = r->str.data;
+	return 0;
+}
+
+/* A number (its first byte c read), with the characters cJSON takes for one. */
+static int jr_number(struct jr *r, int c)
+{
+	char text[64], *end;
+	size_t n = 0;
+
+	while (c >= 0 && strchr("0123456789+-eE.", c) && c) {
+		if (n == sizeof(text) - 1)
+			return -1;
+		text[n++] = (char)c;
+		c = jr_byte(r);
+	}
+	if (c >= 0)
+		jr_unread(r);
+	text[n] = '\0';
+	r->number = strtod(text, &end);
+	return n && end == text + n ? 0 : -1;
+}
+
+static int jr_literal(struct jr *r, const char *rest)
+{
+	for (; *rest; rest++)
+		if (jr_byte(r) != *rest)
+			return -1;
+	return 0;
+}
+
+/* Gives the token to the hash (unless it is in a value left out) and keeps the nesting. */
+static enum jr_token jr_took(struct jr *r, enum jr_token t)
+{
+	int hashed = r->unhashed_at == 0;
+	const char *key = r->key;
+
+	switch (t) {
+	case JR_OBJECT:
+	case JR_ARRAY:
+		if (r->depth == JW_DEPTH_MAX)
+			return r->done = 1, JR_ERROR;
+		if (hashed)
+			(t == JR_OBJECT ? jw_object : jw_array)(&r->hash, key);
+		r->in_object[r->depth] = t == JR_OBJECT;
+		r->members[r->depth++] = 0;
+		break;
+	case JR_OBJECT_END:
+	case JR_ARRAY_END:
+		r->depth--;
+		if (hashed)
+			jw_end(&r->hash);
+		break;
+	case JR_STRING:
+		if (hashed)
+			jw_string(&r->hash, key, r->text);
+		break;
+	case JR_NUMBER:
+		if (hashed)
+			jw_number(&r->hash, key, r->number);
+		break;
+	case JR_TRUE:
+	case JR_FALSE:
+		if (hashed)
+			jw_bool(&r->hash, key, t == JR_TRUE);
+		break;
+	case JR_NULL:
+		if (hashed)
+			jw_string(&r->hash, key, NULL);
+		break;
+	default:
+		break;
+	}
+	if (t != JR_OBJECT && t != JR_ARRAY && r->unhashed_at == r->depth + 1)
+		r->unhashed_at = 0; /* the value left out is complete */
+	free(r->key);
+	r->key = NULL;
+	if (r->depth == 0)
+		r->done = 1;
+	return t;
+}
+
+enum jr_token jr_next(struct jr *r)
+{
+	int c;
+
+	if (r->failed)
+		return JR_ERROR;
+	c = jr_skip_space(r);
+	if (r->done) {
+		if (c < 0 && !r->failed)
+			return JR_END;
+		r->failed = 1;
+		return JR_ERROR;
+	}
+	if (r->depth && !r->after_key) {
+		unsigned d = r->depth - 1;
+		int close = r->in_object[d] ? '}' : ']';
+
+		if (c == close)
+			return jr_took(r, r->in_object[d] ? JR_OBJECT_END : JR_ARRAY_END);
+		if (r->members[d] && c != ',')
+			goto bad;
+		if (r->members[d])
+			c = jr_skip_space(r);
+		r->members[d] = 1;
+		if (r->in_object[d]) {
+			if (c != '"' || jr_string(r) || jr_skip_space(r) != ':')
+				goto bad;
+			r->key = xstrdup(r->text);
+			r->after_key = 1;
+			return JR_KEY;
+		}
+	}
+	r->after_key = 0;
+	switch (c) {
+	case '{': return jr_took(r, JR_OBJECT);
+	case '[': return jr_took(r, JR_ARRAY);
+	case '"':
+		if (jr_string(r))
+			goto bad;
+		return jr_took(r, JR_STRING);
+	case 't':
+		if (jr_literal(r, "rue"))
+			goto bad;
+		return jr_took(r, JR_TRUE);
+	case 'f':
+		if (jr_literal(r, "alse"))
+			goto bad;
+		return jr_took(r, JR_FALSE);
+	case 'n':
+		if (jr_literal(r, "ull"))
+			goto bad;
+		return jr_took(r, JR_NULL);
+	default:
+		if (c == '-' || (c >= '0' && c <= '9')) {
+			if (jr_number(r, c))
+				goto bad;
+			return jr_took(r, JR_NUMBER);
+		}
+	}
+bad:
+	r->failed = 1;
+	return JR_ERROR;
+}
+
+cJSON *jr_value(struct jr *r, enum jr_token t)
+{
+	cJSON *v, *item;
+	enum jr_token end = t == JR_OBJECT ? JR_OBJECT_END : JR_ARRAY_END;
+
+	switch (t) {
+	case JR_STRING: return cJSON_CreateString(r->text);
+	case JR_NUMBER: return cJSON_CreateNumber(r->number);
+	case JR_TRUE: return cJSON_CreateTrue();
+	case JR_FALSE: return cJSON_CreateFalse();
+	case JR_NULL: return cJSON_CreateNull();
+	case JR_OBJECT:
+	case JR_ARRAY: break;
+	default: return NULL;
+	}
+	v = t == JR_OBJECT ? cJSON_CreateObject() : cJSON_CreateArray();
+	while ((t = jr_next(r)) != end) {
+		char *key = NULL;
+
+		if (t == JR_KEY) {
+			key = xstrdup(r->text);
+			t = jr_next(r);
+		}
+		if (!(item = jr_value(r, t))) {
+			free(key);
+			cJSON_Delete(v);
+			return NULL;
+		}
+		if (key)
+			cJSON_AddItemToObject(v, key, item);
+		else
+			cJSON_AddItemToArray(v, item);
+		free(key);
+	}
+	return v;
 }

@@ -63,6 +63,49 @@ void jw_digest(const struct jw *w, char out[UTIL_SHA256_LEN]);
  * document went deeper than JW_DEPTH_MAX. */
 int jw_finish(struct jw *w);
 
+/* A JSON reader for documents too large to hold as a cJSON tree: tokens pulled one at a
+ * time from a file, each also given to a jw (hash only) so that the reader can check a
+ * seal made by jw_digest.  It accepts what cJSON_Parse accepts, but no text after the
+ * document and no nesting deeper than JW_DEPTH_MAX. */
+enum jr_token {
+	JR_ERROR, /* not valid JSON, or the file could not be read (read_error): the reader
+		   * stops */
+	JR_END,   /* the document is complete and nothing but white space follows */
+	JR_OBJECT, JR_OBJECT_END, JR_ARRAY, JR_ARRAY_END,
+	JR_KEY, /* a member's name, in jr->text */
+	JR_STRING, /* in jr->text (a NUL it holds ends it early, as in cJSON) */
+	JR_NUMBER, /* in jr->number */
+	JR_TRUE, JR_FALSE, JR_NULL,
+};
+
+struct jr {
+	const char *text; /* the last JR_KEY or JR_STRING, valid until the next token */
+	double number;    /* the last JR_NUMBER */
+	/* Private. */
+	int fd;
+	char in[16384];
+	size_t at, len;
+	struct buf str;
+	struct jw hash;
+	unsigned depth;
+	unsigned char in_object[JW_DEPTH_MAX], members[JW_DEPTH_MAX], after_key;
+	char *key;              /* the pending member name, hashed with its value */
+	unsigned unhashed_at;   /* depth + 1 of a value left out of the hash; 0: none */
+	int done, failed, read_error;
+};
+
+/* Starts r on an open file descriptor (borrowed). */
+void jr_init(struct jr *r, int fd);
+enum jr_token jr_next(struct jr *r);
+/* After JR_KEY: leave that member (its name and value) out of the hash. */
+void jr_unhashed(struct jr *r);
+/* The value that starts with token t (just returned by jr_next) as a cJSON tree
+ * (caller-owned), or NULL when it is not valid JSON. */
+cJSON *jr_value(struct jr *r, enum jr_token t);
+/* jw_digest of what was read and hashed. */
+void jr_digest(const struct jr *r, char out[UTIL_SHA256_LEN]);
+void jr_free(struct jr *r);
+
 /* Formats a number as cJSON does, into out (at least JSON_NUMBER_MAX bytes). */
 #define JSON_NUMBER_MAX 32
 void json_number_text(double d, char out[JSON_NUMBER_MAX]);

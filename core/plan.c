@@ -3,8 +3,10 @@
 #include "plan.h"
 
 #include <cjson/cJSON.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "json.h"
 #include "log.h"
@@ -310,32 +312,6 @@ char *plan_to_json(const struct plan *p, int with_results)
 	return text.data;
 }
 
-/* The hash of the compact JSON of everything but "plan_sha256" itself. */
-static void content_hash(const cJSON *root, char out[UTIL_SHA256_LEN])
-{
-	char *compact = json_text(root, 0);
-
-	util_sha256(compact, strlen(compact), out);
-	free(compact);
-}
-
-/* Checks and removes the seal; 0 when it matches. */
-static int unseal(cJSON *root)
-{
-	cJSON *seal_item = cJSON_DetachItemFromObjectCaseSensitive(root, "plan_sha256");
-	char hash[UTIL_SHA256_LEN];
-	int ok;
-
-	if (!cJSON_IsString(seal_item)) {
-		cJSON_Delete(seal_item);
-		return -1;
-	}
-	content_hash(root, hash);
-	ok = strcmp(hash, seal_item->valuestring) == 0;
-	cJSON_Delete(seal_item);
-	return ok ? 0 : -1;
-}
-
 static int read_deletion(const cJSON *j, struct plan_deletion *d)
 {
 	const char *digest = json_string(j, "digest"), *mt = json_string(j, "media_type");
@@ -393,46 +369,258 @@ static int read_tag(const cJSON *j, struct plan_tag *t)
 	return 0;
 }
 
-static int read_repo(const cJSON *rj, struct plan *p, struct rs_err *e, const char *path)
+static void plan_repo_free(struct plan_repo *r)
 {
-	const char *name = json_string(rj, "name"), *error = json_string(rj, "error");
-	const char *policy = json_string(rj, "policy");
-	const cJSON *tags = cJSON_GetObjectItemCaseSensitive(rj, "tags");
-	const cJSON *dels = cJSON_GetObjectItemCaseSensitive(rj, "deletions"), *j;
+	for (size_t k = 0; k < r->tag_count; k++) {
+		free(r->tags[k].tag);
+		free(r->tags[k].digest);
+		free(r->tags[k].media_type);
+		free(r->tags[k].reason);
+		free(r->tags[k].subject);
+	}
+	for (size_t k = 0; k < r->deletion_count; k++) {
+		struct plan_deletion *d = &r->deletions[k];
+
+		for (size_t j = 0; j < d->tag_count; j++)
+			free(d->tags[j]);
+		free(d->tags);
+		free(d->digest);
+		free(d->media_type);
+		free(d->follows);
+		for (size_t j = 0; j < d->also_follows_count; j++)
+			free(d->also_follows[j]);
+		free(d->also_follows);
+		free(d->reason);
+		free(d->body);
+		free(d->error);
+		free(d->skipped);
+	}
+	free(r->tags);
+	free(r->deletions);
+	free(r->name);
+	free(r->error);
+	free(r->guard);
+	free(r->policy);
+	strmap_free(&r->by_digest);
+}
+
+/* p with room for need elements of size bytes, doubling *cap. */
+static void *grow(void *p, size_t *cap, size_t need, size_t size)
+{
+	if (need <= *cap)
+		return p;
+	*cap = need < 16 ? 16 : need > *cap * 2 ? need : *cap * 2;
+	return xrealloc(p, *cap * size);
+}
+
+/* A plan file as it is read: the top level's members but "repositories" as a small cJSON
+ * object (first of a name wins, as cJSON_GetObjectItem finds it), the repositories
+ * streamed into p, and the first thing wrong with them. */
+struct plan_reader {
+	struct jr jr;
+	const char *path;
+	struct plan *p;
+	cJSON *top;
+	int repos_seen, repos_array;
+	char *seal;   /* the first "plan_sha256", when a string */
+	int seal_seen;
+	struct rs_err content; /* the first malformed repository, tag or deletion */
+};
+
+/* One repository's members as they come: "tags" and "deletions" (the first of each)
+ * read element by element, the rest kept in shell. */
+struct repo_reader {
+	cJSON *shell;
+	struct plan_tag *tags;
+	struct plan_deletion *deletions;
+	size_t tag_count, deletion_count, tag_cap, deletion_cap;
+	int tags_array, deletions_array, tags_seen, deletions_seen;
+	size_t bad_tag, bad_deletion; /* 1-based index of the first malformed one; 0: none */
+};
+
+static void repo_reader_free(struct repo_reader *rr)
+{
+	struct plan_repo scratch = {.tags = rr->tags, .tag_count = rr->tag_count,
+				    .deletions = rr->deletions,
+				    .deletion_count = rr->deletion_count};
+
+	plan_repo_free(&scratch);
+	cJSON_Delete(rr->shell);
+}
+
+/* Reads one element of a "tags" or "deletions" array (its first token t) into rr. */
+static int read_element(struct plan_reader *pr, struct repo_reader *rr, enum jr_token t,
+			int deletion)
+{
+	cJSON *j = jr_value(&pr->jr, t);
+	int bad;
+
+	if (!j)
+		return -1;
+	/* After the first malformed one, elements are only parsed: the file must still be
+	 * JSON and its seal checked before that error is reported. */
+	if (!rr->bad_tag && !rr->bad_deletion && !err_isset(&pr->content)) {
+		if (deletion) {
+			rr->deletions = grow(rr->deletions, &rr->deletion_cap, rr->deletion_count + 1,
+					     sizeof(*rr->deletions));
+			memset(&rr->deletions[rr->deletion_count], 0, sizeof(*rr->deletions));
+			bad = read_deletion(j, &rr->deletions[rr->deletion_count++]);
+			rr->bad_deletion = bad ? rr->deletion_count : 0;
+		} else {
+			rr->tags = grow(rr->tags, &rr->tag_cap, rr->tag_count + 1, sizeof(*rr->tags));
+			memset(&rr->tags[rr->tag_count], 0, sizeof(*rr->tags));
+			bad = read_tag(j, &rr->tags[rr->tag_count++]);
+			rr->bad_tag = bad ? rr->tag_count : 0;
+		}
+	}
+	cJSON_Delete(j);
+	return 0;
+}
+
+/* The checks read_repo made on a whole cJSON repository, in the same order, once its
+ * members are all read; a valid one is added to the plan, taking rr's arrays. */
+static void repo_done(struct plan_reader *pr, struct repo_reader *rr)
+{
+	const char *name = json_string(rr->shell, "name"), *error = json_string(rr->shell, "error");
+	const char *policy = json_string(rr->shell, "policy");
 	struct plan_repo *r;
 
+	if (err_isset(&pr->content))
+		return;
 	/* A repository whose name is not valid is left untouched: it deletes nothing, so its
 	 * name never reaches a request. */
-	if (!name || !cJSON_IsArray(dels) || !cJSON_IsArray(tags) ||
-	    (!util_valid_repo_name(name) && (!error || cJSON_GetArraySize(dels)))) {
-		err_set(e, "%s: repository %zu has no valid \"name\", \"tags\" and \"deletions\"",
-			path, p->repo_count + 1);
-		return -1;
+	if (!name || !rr->deletions_array || !rr->tags_array ||
+	    (!util_valid_repo_name(name) && (!error || rr->deletion_count))) {
+		err_set(&pr->content, "%s: repository %zu has no valid \"name\", \"tags\" and "
+				      "\"deletions\"",
+			pr->path, pr->p->repo_count + 1);
+		return;
 	}
-	r = plan_add_repo(p, name);
+	if (rr->bad_tag) {
+		err_set(&pr->content, "%s: repository \"%s\": tag %zu is malformed", pr->path, name,
+			rr->bad_tag);
+		return;
+	}
+	if (rr->bad_deletion) {
+		err_set(&pr->content, "%s: repository \"%s\": deletion %zu is malformed (needs "
+				      "\"digest\" such as \"sha256:<hex>\" and \"tags\")",
+			pr->path, name, rr->bad_deletion);
+		return;
+	}
+	r = plan_add_repo(pr->p, name);
 	r->error = error ? xstrdup(error) : NULL;
 	r->policy = policy ? xstrdup(policy) : NULL;
-	r->reclaimable_bytes = json_bytes(rj, "reclaimable_bytes");
-	r->tags = xcalloc((size_t)cJSON_GetArraySize(tags), sizeof(*r->tags));
-	cJSON_ArrayForEach(j, tags)
-	{
-		if (read_tag(j, &r->tags[r->tag_count++])) {
-			err_set(e, "%s: repository \"%s\": tag %zu is malformed", path, name,
-				r->tag_count);
+	r->reclaimable_bytes = json_bytes(rr->shell, "reclaimable_bytes");
+	r->tags = rr->tags;
+	r->tag_count = rr->tag_count;
+	r->deletions = rr->deletions;
+	r->deletion_count = rr->deletion_count;
+	rr->tags = NULL;
+	rr->deletions = NULL;
+	rr->tag_count = rr->deletion_count = 0;
+}
+
+/* The elements of an array member of a repository ("tags", "deletions"). */
+static int read_elements(struct plan_reader *pr, struct repo_reader *rr, int deletion)
+{
+	enum jr_token t;
+
+	while ((t = jr_next(&pr->jr)) != JR_ARRAY_END)
+		if (read_element(pr, rr, t, deletion))
 			return -1;
-		}
-	}
-	r->deletions = xcalloc((size_t)cJSON_GetArraySize(dels), sizeof(*r->deletions));
-	cJSON_ArrayForEach(j, dels)
-	{
-		if (read_deletion(j, &r->deletions[r->deletion_count++])) {
-			err_set(e, "%s: repository \"%s\": deletion %zu is malformed (needs "
-				   "\"digest\" such as \"sha256:<hex>\" and \"tags\")",
-				path, name, r->deletion_count);
-			return -1;
-		}
-	}
 	return 0;
+}
+
+/* One element of "repositories" (its first token t). */
+static int read_repo(struct plan_reader *pr, enum jr_token t)
+{
+	struct repo_reader rr = {.shell = cJSON_CreateObject()};
+	int rc = -1;
+
+	if (t != JR_OBJECT) {
+		cJSON *v = jr_value(&pr->jr, t);
+
+		if (v && !err_isset(&pr->content))
+			err_set(&pr->content, "%s: repository %zu has no valid \"name\", \"tags\" "
+					      "and \"deletions\"",
+				pr->path, pr->p->repo_count + 1);
+		rc = v ? 0 : -1;
+		cJSON_Delete(v);
+		goto out;
+	}
+	while ((t = jr_next(&pr->jr)) == JR_KEY) {
+		int tags = !strcmp(pr->jr.text, "tags") && !rr.tags_seen;
+		int dels = !strcmp(pr->jr.text, "deletions") && !rr.deletions_seen;
+		char *key = xstrdup(pr->jr.text);
+		cJSON *v;
+
+		t = jr_next(&pr->jr);
+		rr.tags_seen |= tags;
+		rr.deletions_seen |= dels;
+		if ((tags || dels) && t == JR_ARRAY) {
+			*(tags ? &rr.tags_array : &rr.deletions_array) = 1;
+			free(key);
+			if (read_elements(pr, &rr, dels))
+				goto out;
+			continue;
+		}
+		if (!(v = jr_value(&pr->jr, t))) {
+			free(key);
+			goto out;
+		}
+		cJSON_AddItemToObject(rr.shell, key, v);
+		free(key);
+	}
+	if (t != JR_OBJECT_END)
+		goto out;
+	repo_done(pr, &rr);
+	rc = 0;
+out:
+	repo_reader_free(&rr);
+	return rc;
+}
+
+/* The top-level object, member by member. */
+static int read_top(struct plan_reader *pr)
+{
+	enum jr_token t;
+
+	if (jr_next(&pr->jr) != JR_OBJECT)
+		return -1;
+	while ((t = jr_next(&pr->jr)) == JR_KEY) {
+		char *key = xstrdup(pr->jr.text);
+		int seal = !strcmp(key, "plan_sha256") && !pr->seal_seen;
+		cJSON *v;
+
+		/* The seal is the hash of everything but itself. */
+		if (seal)
+			jr_unhashed(&pr->jr);
+		t = jr_next(&pr->jr);
+		if (!strcmp(key, "repositories") && !pr->repos_seen) {
+			pr->repos_seen = 1;
+			if (t == JR_ARRAY) {
+				free(key);
+				pr->repos_array = 1;
+				while ((t = jr_next(&pr->jr)) != JR_ARRAY_END)
+					if (read_repo(pr, t))
+						return -1;
+				continue;
+			}
+		}
+		if (!(v = jr_value(&pr->jr, t))) {
+			free(key);
+			return -1;
+		}
+		if (seal) {
+			pr->seal_seen = 1;
+			pr->seal = cJSON_IsString(v) ? xstrdup(v->valuestring) : NULL;
+			cJSON_Delete(v);
+		} else {
+			cJSON_AddItemToObject(pr->top, key, v);
+		}
+		free(key);
+	}
+	return t == JR_OBJECT_END && jr_next(&pr->jr) == JR_END ? 0 : -1;
 }
 
 static int read_int(const cJSON *o, const char *key, int lo, int hi, int *out)
@@ -445,16 +633,17 @@ static int read_int(const cJSON *o, const char *key, int lo, int hi, int *out)
 	return 0;
 }
 
-static int read_plan(const cJSON *root, struct plan *p, struct rs_err *e, const char *path)
+/* The top level's facts, checked as before the repositories' own errors. */
+static int read_plan(const cJSON *root, struct plan *p, struct rs_err *e, const char *path,
+		     int repos_array)
 {
-	const cJSON *repos = cJSON_GetObjectItemCaseSensitive(root, "repositories"), *rj;
 	const cJSON *guards = cJSON_GetObjectItemCaseSensitive(root, "guards");
 	const cJSON *sum = cJSON_GetObjectItemCaseSensitive(root, "summary");
 	const char *registry = json_string(root, "registry"), *stack = json_string(root, "stack");
 	const char *created = json_string(root, "created");
 	const char *stack_sha = json_string(root, "stack_sha256");
 
-	if (!registry || !cJSON_IsArray(repos)) {
+	if (!registry || !repos_array) {
 		err_set(e, "%s: plan lacks \"registry\" or \"repositories\"", path);
 		return -1;
 	}
@@ -474,46 +663,48 @@ static int read_plan(const cJSON *root, struct plan *p, struct rs_err *e, const 
 	p->reclaimable_bytes = json_bytes(sum, "reclaimable_bytes");
 	p->reclaimable_upper_bound =
 	    cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(sum, "reclaimable_is_upper_bound"));
-	cJSON_ArrayForEach(rj, repos)
-	{
-		if (read_repo(rj, p, e, path))
-			return -1;
-	}
 	return 0;
 }
 
 int plan_read_file(const char *path, struct plan *out, struct rs_err *e)
 {
-	struct buf b = {0};
-	cJSON *root;
+	struct plan_reader pr = {.path = path, .p = out, .top = cJSON_CreateObject()};
+	char hash[UTIL_SHA256_LEN];
 	const cJSON *version;
-	int rc;
+	int fd, rc = -1;
 
 	memset(out, 0, sizeof(*out));
-	if (buf_read_file(&b, path)) {
-		buf_free(&b);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
 		err_set(e, "%s: cannot read the plan file", path);
+		cJSON_Delete(pr.top);
 		return -1;
 	}
-	root = b.data ? cJSON_Parse(b.data) : NULL;
-	buf_free(&b);
-	if (!root) {
-		err_set(e, "%s: not valid JSON", path);
-		return -1;
+	/* Read as a stream: a plan of 50,000 tags is never held as text or as a tree. */
+	jr_init(&pr.jr, fd);
+	if (read_top(&pr)) {
+		err_set(e, pr.jr.read_error ? "%s: cannot read the plan file" : "%s: not valid JSON",
+			path);
+		goto out;
 	}
-	version = cJSON_GetObjectItemCaseSensitive(root, "version");
+	version = cJSON_GetObjectItemCaseSensitive(pr.top, "version");
+	jr_digest(&pr.jr, hash);
 	if (!cJSON_IsNumber(version) || version->valueint != PLAN_VERSION) {
 		err_set(e, "%s: not a version %d regsweep plan", path, PLAN_VERSION);
-		rc = -1;
-	} else if (unseal(root)) {
+	} else if (!pr.seal || strcmp(hash, pr.seal)) {
 		err_set(e, "%s: plan_sha256 does not match: the plan was changed after regsweep "
 			   "wrote it",
 			path);
-		rc = -1;
-	} else {
-		rc = read_plan(root, out, e, path);
+	} else if (read_plan(pr.top, out, e, path, pr.repos_array) == 0) {
+		if (err_isset(&pr.content))
+			err_set(e, "%s", pr.content.msg);
+		else
+			rc = 0;
 	}
-	cJSON_Delete(root);
+out:
+	jr_free(&pr.jr);
+	close(fd);
+	cJSON_Delete(pr.top);
+	free(pr.seal);
 	return rc;
 }
 
@@ -598,41 +789,8 @@ void plan_print_text(const struct plan *p, FILE *out, int verbose, int with_resu
 
 void plan_free(struct plan *p)
 {
-	for (size_t i = 0; i < p->repo_count; i++) {
-		struct plan_repo *r = &p->repos[i];
-
-		for (size_t k = 0; k < r->tag_count; k++) {
-			free(r->tags[k].tag);
-			free(r->tags[k].digest);
-			free(r->tags[k].media_type);
-			free(r->tags[k].reason);
-			free(r->tags[k].subject);
-		}
-		for (size_t k = 0; k < r->deletion_count; k++) {
-			struct plan_deletion *d = &r->deletions[k];
-
-			for (size_t j = 0; j < d->tag_count; j++)
-				free(d->tags[j]);
-			free(d->tags);
-			free(d->digest);
-			free(d->media_type);
-			free(d->follows);
-			for (size_t j = 0; j < d->also_follows_count; j++)
-				free(d->also_follows[j]);
-			free(d->also_follows);
-			free(d->reason);
-			free(d->body);
-			free(d->error);
-			free(d->skipped);
-		}
-		free(r->tags);
-		free(r->deletions);
-		free(r->name);
-		free(r->error);
-		free(r->guard);
-		free(r->policy);
-		strmap_free(&r->by_digest);
-	}
+	for (size_t i = 0; i < p->repo_count; i++)
+		plan_repo_free(&p->repos[i]);
 	free(p->repos);
 	free(p->registry);
 	free(p->stack);

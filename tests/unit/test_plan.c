@@ -3,6 +3,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cjson/cJSON.h>
+
+#include "json.h"
 #include "plan.h"
 #include "tests.h"
 
@@ -150,6 +153,99 @@ static void test_bad_plans(void)
 	}
 }
 
+/* text sealed as cJSON would seal it (the hash of its compact print without the seal),
+ * with the seal as the first member when seal_first, printed indented. */
+static char *sealed_by_cjson(const char *text, int seal_first)
+{
+	cJSON *root = cJSON_Parse(text), *old, *seal;
+	char hash[UTIL_SHA256_LEN], *compact, *out;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(root);
+	while ((old = cJSON_DetachItemFromObjectCaseSensitive(root, "plan_sha256")))
+		cJSON_Delete(old);
+	compact = json_text(root, 0);
+	util_sha256(compact, strlen(compact), hash);
+	free(compact);
+	seal = cJSON_CreateString(hash);
+	if (seal_first) {
+		seal->string = xstrdup("plan_sha256");
+		cJSON_InsertItemInArray(root, 0, seal);
+	} else {
+		cJSON_AddItemToObject(root, "plan_sha256", seal);
+	}
+	out = json_text(root, 1);
+	cJSON_Delete(root);
+	return out;
+}
+
+/* The streaming reader: the seal anywhere at the top, escapes decoded before hashing,
+ * nothing after the document, bounded nesting, a directory is not a plan. */
+static void test_plan_reader(void)
+{
+	struct plan p, back;
+	struct rs_err e = {{0}};
+	char *json, *text, *path, *at;
+
+	sample(&p);
+	free(p.repos[0].tags[5].reason);
+	p.repos[0].tags[5].reason = xstrdup("caf\xc3\xa9 \"q\" \\ \x01 /");
+	json = plan_to_json(&p, 0);
+	plan_free(&p);
+
+	text = sealed_by_cjson(json, 1);
+	path = tests_write_file("reader-first.json", text);
+	CU_ASSERT_EQUAL(plan_read_file(path, &back, &e), 0);
+	CU_ASSERT_EQUAL_FATAL(back.repo_count, 1);
+	CU_ASSERT_EQUAL_FATAL(back.repos[0].tag_count, 6);
+	CU_ASSERT_STRING_EQUAL(back.repos[0].tags[5].reason, "caf\xc3\xa9 \"q\" \\ \x01 /");
+	plan_free(&back);
+	free(path);
+
+	/* The same strings written with escapes cJSON does not use: the same plan. */
+	at = strstr(text, "caf\xc3\xa9");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(at);
+	free(json);
+	json = xasprintf("%.*scaf\\u00e9 \\\"q\\\" \\\\ \\u0001 \\/%s", (int)(at - text), text,
+			 at + strlen("caf\xc3\xa9 \\\"q\\\" \\\\ \\u0001 /"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(json, "caf\\u00e9 \\\"q\\\" \\\\ \\u0001 \\/"));
+	path = tests_write_file("reader-escapes.json", json);
+	e = (struct rs_err){{0}};
+	CU_ASSERT_EQUAL(plan_read_file(path, &back, &e), 0);
+	if (e.msg[0])
+		fprintf(stderr, "\n  escapes: %s\n", e.msg);
+	plan_free(&back);
+	free(path);
+
+	free(json);
+	json = xasprintf("%s x", text);
+	path = tests_write_file("reader-trailing.json", json);
+	e = (struct rs_err){{0}};
+	CU_ASSERT_EQUAL(plan_read_file(path, &back, &e), -1);
+	CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, "reader-trailing.json: not valid JSON"));
+	plan_free(&back);
+	free(path);
+
+	free(json);
+	json = xasprintf("{\"deep\":%.*s%.*s,%s", 40, "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[", 40,
+			 "]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]", text + 1);
+	path = tests_write_file("reader-deep.json", json);
+	e = (struct rs_err){{0}};
+	CU_ASSERT_EQUAL(plan_read_file(path, &back, &e), -1);
+	CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, "reader-deep.json: not valid JSON"));
+	plan_free(&back);
+	free(path);
+
+	path = tests_write_file("reader-dir.json", "");
+	*strrchr(path, '/') = '\0';
+	e = (struct rs_err){{0}};
+	CU_ASSERT_EQUAL(plan_read_file(path, &back, &e), -1);
+	CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, ": cannot read the plan file"));
+	plan_free(&back);
+	free(path);
+	free(json);
+	free(text);
+}
+
 static void test_guards(void)
 {
 	struct plan p;
@@ -219,6 +315,7 @@ void suite_plan(void)
 		{"shared digests", test_grouping},
 		{"json round trip", test_json_round_trip},
 		{"bad plan files", test_bad_plans},
+		{"plan reader", test_plan_reader},
 		{"guards", test_guards},
 		{"guards count image tags", test_guards_count_images},
 		{NULL, NULL},
