@@ -637,7 +637,8 @@ int sweep_plan(const struct sweep_opts *o, struct stack *s, struct registry *reg
 	delete_api_referrers(out, &scan, reg);
 	graph_estimate(out, &scan, count < listed);
 	plan_check_guards(out);
-	log_msg(RS_LOG_DEBUG, "scan: %zu requests", registry_requests(reg));
+	log_msg(RS_LOG_DEBUG, "scan: %zu requests, %zu KiB kept", registry_requests(reg),
+		pool_mapped(scan.pool) / 1024);
 	rc = 0;
 out:
 	for (size_t i = 0; i < count; i++)

@@ -60,7 +60,10 @@ char *xstrndup(const char *s, size_t n)
 	return p;
 }
 
+/* Chunks grow from one page to 256 KiB: a pool that keeps a few strings (a tag list's
+ * pager, one per repository) costs a page, not 256 KiB. */
 #define POOL_CHUNK (256 * 1024 - sizeof(struct pool_chunk))
+#define POOL_FIRST (4096 - sizeof(struct pool_chunk))
 #define POOL_ALIGN _Alignof(max_align_t)
 
 /* Chunks are mapped with their pages populated: one system call instead of a page fault
@@ -74,6 +77,7 @@ struct pool_chunk {
 
 struct pool {
 	struct pool_chunk *head; /* the one allocations come from; older ones after it */
+	size_t next;             /* the size of the next chunk; 0: POOL_FIRST */
 };
 
 struct pool *pool_new(void)
@@ -94,6 +98,15 @@ void pool_free(struct pool *p)
 	free(p);
 }
 
+size_t pool_mapped(const struct pool *p)
+{
+	size_t n = 0;
+
+	for (const struct pool_chunk *c = p ? p->head : NULL; c; c = c->next)
+		n += sizeof(*c) + c->size;
+	return n;
+}
+
 static struct pool_chunk *pool_chunk(size_t size)
 {
 	struct pool_chunk *c = mmap(NULL, sizeof(*c) + size, PROT_READ | PROT_WRITE,
@@ -109,6 +122,7 @@ static void *pool_raw(struct pool *p, size_t n, size_t align)
 {
 	struct pool_chunk *c = p->head;
 	size_t at = c ? (c->used + align - 1) & ~(align - 1) : 0;
+	int own;
 
 	if (n > SIZE_MAX / 2)
 		oom();
@@ -116,16 +130,23 @@ static void *pool_raw(struct pool *p, size_t n, size_t align)
 		c->used = at + n;
 		return (char *)c->data + at;
 	}
+	if (!p->next)
+		p->next = POOL_FIRST;
 	/* A large object gets a chunk of its own, behind the current one, which stays in use. */
-	c = pool_chunk(n > POOL_CHUNK / 4 ? n : POOL_CHUNK);
+	own = n > p->next / 4;
+	c = pool_chunk(own ? n : p->next);
 	c->used = n;
-	if (p->head && n > POOL_CHUNK / 4) {
+	if (own && p->head) {
 		c->next = p->head->next;
 		p->head->next = c;
 	} else {
 		c->next = p->head;
 		p->head = c;
 	}
+	if (!own) /* mappings of 4, 8, 16 ... 256 KiB */
+		p->next = p->next + sizeof(*c) > (POOL_CHUNK + sizeof(*c)) / 2
+				  ? POOL_CHUNK
+				  : 2 * (p->next + sizeof(*c)) - sizeof(*c);
 	return c->data;
 }
 

@@ -30,6 +30,7 @@ void pool_free(struct pool *p); /* everything allocated from p too; NULL is fine
 void *pool_calloc(struct pool *p, size_t n, size_t size); /* zeroed, aligned for any type */
 char *pool_strdup(struct pool *p, const char *s);
 char *pool_strndup(struct pool *p, const char *s, size_t n);
+size_t pool_mapped(const struct pool *p); /* bytes p holds mapped, for logs and tests */
 
 /* Error text where the first error wins (curl's Curl_failf); later calls are ignored. */
 struct rs_err {

@@ -132,10 +132,15 @@ static void test_format_size(void)
  * (ASan sees a leak or an overrun in the chunks themselves). */
 static void test_pool(void)
 {
-	struct pool *p = pool_new();
+	struct pool *p = pool_new(), *small = pool_new();
 	char *s[20000], name[32], *big, *after;
 	int64_t *obj;
 	size_t n = sizeof(s) / sizeof(s[0]), bad = 0;
+
+	/* A pool that keeps a little maps a page: a scan makes one per repository. */
+	CU_ASSERT_STRING_EQUAL(pool_strdup(small, "/v2/team/app/tags/list"), "/v2/team/app/tags/list");
+	CU_ASSERT_EQUAL(pool_mapped(small), 4096);
+	pool_free(small);
 
 	for (size_t i = 0; i < n; i++) {
 		snprintf(name, sizeof(name), "tag-%zu", i);
@@ -155,6 +160,8 @@ static void test_pool(void)
 	CU_ASSERT_STRING_EQUAL(after, "after");
 	CU_ASSERT_STRING_EQUAL(pool_strndup(p, "abcdef", 3), "abc");
 	CU_ASSERT_PTR_NOT_NULL(pool_calloc(p, 0, 8));
+	/* 20,000 x 40 bytes, the 200 KiB object and chunks that grew to 256 KiB: under 2 MB. */
+	CU_ASSERT(pool_mapped(p) > 1000 * 1024 && pool_mapped(p) < 2 * 1024 * 1024);
 	pool_free(p);
 	pool_free(NULL);
 }
