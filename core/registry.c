@@ -879,13 +879,30 @@ static void on_blob(const struct http_response *resp, void *arg)
 	f->done = 1;
 }
 
-/* Fills m from a manifest document, everything copied into pool: digest and body (only
- * its length unless keep_body), the body's mediaType (else content_type, up to its
- * parameters), children, blobs and subject.  0, or -1 when a descriptor has no valid
- * digest (m partly filled). */
+/* The media types every image has: kept once, not once per tag and manifest. */
+static char known_types[][64] = {
+	"application/vnd.oci.image.manifest.v1+json",
+	"application/vnd.oci.image.index.v1+json",
+	"application/vnd.docker.distribution.manifest.v2+json",
+	"application/vnd.docker.distribution.manifest.list.v2+json",
+};
+
+/* The media type s (its first n bytes) in pool, or the known one it equals. */
+static char *media_type_in(struct pool *pool, const char *s, size_t n)
+{
+	for (size_t i = 0; i < sizeof(known_types) / sizeof(known_types[0]); i++)
+		if (strlen(known_types[i]) == n && memcmp(known_types[i], s, n) == 0)
+			return known_types[i];
+	return pool_strndup(pool, s, n);
+}
+
+/* Fills m from a manifest document, everything in pool: digest (borrowed: it must be in
+ * pool already) and body (copied, or only its length unless keep_body), the body's
+ * mediaType (else content_type, up to its parameters), children, blobs and subject.  0, or
+ * -1 when a descriptor has no valid digest (m partly filled). */
 static int manifest_parse(struct pool *pool, struct reg_manifest *m, const cJSON *doc,
-			  const char *digest, const char *body, size_t len,
-			  const char *content_type, int keep_body)
+			  char *digest, const char *body, size_t len, const char *content_type,
+			  int keep_body)
 {
 	const cJSON *children = cJSON_GetObjectItemCaseSensitive(doc, "manifests");
 	const cJSON *config = cJSON_GetObjectItemCaseSensitive(doc, "config");
@@ -894,13 +911,13 @@ static int manifest_parse(struct pool *pool, struct reg_manifest *m, const cJSON
 	const cJSON *mt = cJSON_GetObjectItemCaseSensitive(doc, "mediaType"), *v;
 	const char *d;
 
-	m->digest = pool_strdup(pool, digest);
+	m->digest = digest;
 	m->body = keep_body ? pool_strndup(pool, body, len) : NULL;
 	m->body_len = len;
 	if (cJSON_IsString(mt))
-		m->media_type = pool_strdup(pool, mt->valuestring);
+		m->media_type = media_type_in(pool, mt->valuestring, strlen(mt->valuestring));
 	else if (content_type)
-		m->media_type = pool_strndup(pool, content_type, strcspn(content_type, "; "));
+		m->media_type = media_type_in(pool, content_type, strcspn(content_type, "; "));
 	if (subject && !(d = valid_digest(subject)))
 		return -1;
 	m->subject = subject ? pool_strdup(pool, d) : NULL;
@@ -931,7 +948,8 @@ int registry_manifest_from_body(struct pool *pool, struct reg_manifest *m, const
 				const char *body, size_t len, const char *media_type)
 {
 	cJSON *doc = cJSON_ParseWithLength(body, len);
-	int rc = cJSON_IsObject(doc) ? manifest_parse(pool, m, doc, digest, body, len, media_type, 1)
+	int rc = cJSON_IsObject(doc) ? manifest_parse(pool, m, doc, pool_strdup(pool, digest), body,
+						      len, media_type, 1)
 				     : -1;
 
 	cJSON_Delete(doc);
@@ -1156,16 +1174,18 @@ static void on_tag(const struct http_response *resp, void *arg)
 	}
 	if (resp->method == HTTP_GET && body_verify(rs, resp, NULL, got) < 0)
 		return;
-	img->digest = pool_strdup(rs->scan->pool, resp->method == HTTP_GET ? got : resp->digest);
 	if (resp->content_type)
-		img->media_type = pool_strndup(rs->scan->pool, resp->content_type,
-					       strcspn(resp->content_type, "; "));
+		img->media_type = media_type_in(rs->scan->pool, resp->content_type,
+						strcspn(resp->content_type, "; "));
 	if (resp->method == HTTP_HEAD) {
+		img->digest = pool_strdup(rs->scan->pool, resp->digest);
 		t->state = TAG_DONE;
 		return;
 	}
-	/* Tags sharing a digest, or tagging an index's child, read that manifest once. */
-	f = fetch_get(rs, img->digest, FETCH_MANIFEST, &fresh);
+	/* Tags sharing a digest, or tagging an index's child, read that manifest once (and
+	 * keep its digest once). */
+	f = fetch_get(rs, got, FETCH_MANIFEST, &fresh);
+	img->digest = f->digest;
 	fetch_wait(f, NULL, t, 0);
 	if (fresh)
 		manifest_read(f, resp);
