@@ -476,12 +476,20 @@ static int jr_number(struct jr *r, int c)
 	return n && end == text + n ? 0 : -1;
 }
 
-static int jr_literal(struct jr *r, const char *rest)
+static enum jr_token jr_took(struct jr *r, enum jr_token t);
+
+/* true, false or null, its first byte c read. */
+static enum jr_token jr_literal(struct jr *r, int c)
 {
-	for (; *rest; rest++)
-		if (jr_byte(r) != *rest)
-			return -1;
-	return 0;
+	const char *rest = c == 't' ? "rue" : c == 'f' ? "alse" : "ull";
+
+	for (; *rest; rest++) {
+		if (jr_byte(r) != *rest) {
+			r->failed = 1;
+			return JR_ERROR;
+		}
+	}
+	return jr_took(r, c == 't' ? JR_TRUE : c == 'f' ? JR_FALSE : JR_NULL);
 }
 
 /* Gives the token to the hash (unless it is in a value left out) and keeps the nesting. */
@@ -576,17 +584,9 @@ enum jr_token jr_next(struct jr *r)
 			goto bad;
 		return jr_took(r, JR_STRING);
 	case 't':
-		if (jr_literal(r, "rue"))
-			goto bad;
-		return jr_took(r, JR_TRUE);
 	case 'f':
-		if (jr_literal(r, "alse"))
-			goto bad;
-		return jr_took(r, JR_FALSE);
 	case 'n':
-		if (jr_literal(r, "ull"))
-			goto bad;
-		return jr_took(r, JR_NULL);
+		return jr_literal(r, c);
 	default:
 		if (c == '-' || (c >= '0' && c <= '9')) {
 			if (jr_number(r, c))

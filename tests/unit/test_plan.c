@@ -105,6 +105,20 @@ static void test_json_round_trip(void)
 	free(path);
 }
 
+/* plan_read_file refuses path (taken over) with an error that says want. */
+static void refused(char *path, const char *want)
+{
+	struct rs_err e = {{0}};
+	struct plan p;
+
+	CU_ASSERT_EQUAL(plan_read_file(path, &p, &e), -1);
+	if (!strstr(e.msg, want))
+		fprintf(stderr, "\n  %s: got \"%s\"\n", path, e.msg);
+	CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, want));
+	plan_free(&p);
+	free(path);
+}
+
 /* Writes the sample plan with `from` replaced by `to` in its text. */
 static char *tampered(const char *name, const char *from, const char *to)
 {
@@ -138,18 +152,10 @@ static void test_bad_plans(void)
 	};
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		char name[32], *path;
-		struct plan p;
-		struct rs_err e = {{0}};
+		char name[32];
 
 		snprintf(name, sizeof(name), "bad-%zu.json", i);
-		path = tampered(name, bad[i].from, bad[i].to);
-		CU_ASSERT_EQUAL(plan_read_file(path, &p, &e), -1);
-		if (!strstr(e.msg, bad[i].msg))
-			fprintf(stderr, "\n  bad plan %zu: got \"%s\"\n", i, e.msg);
-		CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, bad[i].msg));
-		plan_free(&p);
-		free(path);
+		refused(tampered(name, bad[i].from, bad[i].to), bad[i].msg);
 	}
 }
 
@@ -218,30 +224,14 @@ static void test_plan_reader(void)
 
 	free(json);
 	json = xasprintf("%s x", text);
-	path = tests_write_file("reader-trailing.json", json);
-	e = (struct rs_err){{0}};
-	CU_ASSERT_EQUAL(plan_read_file(path, &back, &e), -1);
-	CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, "reader-trailing.json: not valid JSON"));
-	plan_free(&back);
-	free(path);
-
+	refused(tests_write_file("reader-trailing.json", json), "reader-trailing.json: not valid JSON");
 	free(json);
 	json = xasprintf("{\"deep\":%.*s%.*s,%s", 40, "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[", 40,
 			 "]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]", text + 1);
-	path = tests_write_file("reader-deep.json", json);
-	e = (struct rs_err){{0}};
-	CU_ASSERT_EQUAL(plan_read_file(path, &back, &e), -1);
-	CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, "reader-deep.json: not valid JSON"));
-	plan_free(&back);
-	free(path);
-
+	refused(tests_write_file("reader-deep.json", json), "reader-deep.json: not valid JSON");
 	path = tests_write_file("reader-dir.json", "");
 	*strrchr(path, '/') = '\0';
-	e = (struct rs_err){{0}};
-	CU_ASSERT_EQUAL(plan_read_file(path, &back, &e), -1);
-	CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, ": cannot read the plan file"));
-	plan_free(&back);
-	free(path);
+	refused(path, ": cannot read the plan file");
 	free(json);
 	free(text);
 }
