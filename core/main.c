@@ -162,9 +162,19 @@ static int stdout_sink(void *arg, const char *text, size_t n)
 	return fwrite(text, 1, n, stdout) == n ? 0 : -1;
 }
 
-static int fd_sink(void *fd, const char *text, size_t n)
+struct fd_out {
+	int fd;
+	int err; /* the errno of a failed write */
+};
+
+static int fd_sink(void *arg, const char *text, size_t n)
 {
-	return util_write_all(*(const int *)fd, text, n);
+	struct fd_out *o = arg;
+
+	if (util_write_all(o->fd, text, n) == 0)
+		return 0;
+	o->err = errno;
+	return -1;
 }
 
 static void print_plan(const struct plan *p, const struct cli *c, int with_results)
@@ -321,6 +331,7 @@ static int make_plan(struct cli *c, struct stack *s, struct plan *p, struct regi
 {
 	struct rs_err e = {{0}};
 	struct atomic_file out = {.fd = -1};
+	struct fd_out sink = {0};
 	struct jw w;
 	int rc;
 
@@ -340,9 +351,10 @@ static int make_plan(struct cli *c, struct stack *s, struct plan *p, struct regi
 	}
 	if (!c->output)
 		return SWEEP_EXIT_OK;
-	jw_init(&w, fd_sink, &out.fd);
+	sink.fd = out.fd;
+	jw_init(&w, fd_sink, &sink);
 	if (plan_write(p, 0, NULL, &w)) {
-		err_set(&e, "%s: cannot write it: %s", c->output, strerror(errno));
+		err_set(&e, "%s: cannot write it: %s", c->output, strerror(sink.err));
 		atomic_abort(&out);
 		return fail(SWEEP_EXIT_FAILED, "%s", e.msg);
 	}

@@ -3,6 +3,7 @@
 #include "util.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <libgen.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -436,9 +437,20 @@ const char *util_untrusted(const struct stat *st)
 
 int atomic_open(struct atomic_file *f, const char *path, struct rs_err *e)
 {
-	char *copy = xstrdup(path), *base = xstrdup(path);
+	char *copy, *base;
+	struct stat st;
 
 	f->path = path;
+	f->tmp = NULL;
+	if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+		f->fd = open(path, O_WRONLY | O_NOCTTY | O_CLOEXEC);
+		if (f->fd >= 0)
+			return 0;
+		err_set(e, "%s: cannot write there: %s", path, strerror(errno));
+		return -1;
+	}
+	copy = xstrdup(path);
+	base = xstrdup(path);
 	f->tmp = xasprintf("%s/.%s.XXXXXX", dirname(copy), basename(base));
 	f->fd = mkstemp(f->tmp);
 	free(copy);
@@ -454,7 +466,8 @@ void atomic_abort(struct atomic_file *f)
 {
 	if (f->fd >= 0) {
 		close(f->fd);
-		unlink(f->tmp);
+		if (f->tmp)
+			unlink(f->tmp);
 	}
 	f->fd = -1;
 	free(f->tmp);
@@ -463,16 +476,18 @@ void atomic_abort(struct atomic_file *f)
 
 int atomic_commit(struct atomic_file *f, const char *data, size_t len, struct rs_err *e)
 {
+	/* In place there is nothing to sync (a pipe cannot be) and nothing to rename. */
 	int ok = util_write_all(f->fd, data, len) == 0 && util_write_all(f->fd, "\n", 1) == 0 &&
-		 fsync(f->fd) == 0;
+		 (!f->tmp || fsync(f->fd) == 0);
 
 	ok = close(f->fd) == 0 && ok;
 	f->fd = -1;
-	if (ok && rename(f->tmp, f->path) != 0)
+	if (ok && f->tmp && rename(f->tmp, f->path) != 0)
 		ok = 0;
 	if (!ok) {
 		err_set(e, "%s: cannot write it: %s", f->path, strerror(errno));
-		unlink(f->tmp);
+		if (f->tmp)
+			unlink(f->tmp);
 	}
 	free(f->tmp);
 	f->tmp = NULL;

@@ -114,10 +114,12 @@ const char *util_untrusted(const struct stat *st);
  * sees half of it. */
 struct atomic_file {
 	const char *path; /* borrowed */
-	char *tmp;
+	char *tmp;        /* NULL when written in place */
 	int fd; /* -1 when not open */
 };
-/* 0, or -1 with "path: cannot write there: why" in e. */
+/* 0, or -1 with "path: cannot write there: why" in e.  A path that names something other
+ * than a regular file (/dev/stdout, a pipe, a terminal) is written in place: renaming over
+ * it would replace the device or link itself. */
 int atomic_open(struct atomic_file *f, const char *path, struct rs_err *e);
 /* Writes data plus a newline, syncs and renames: 0, or -1 with e set; f is closed either
  * way. */

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Files regsweep writes, and plans it reads, on a machine others may share: a --journal that
 # is not a journal or is a symlink is refused before any DELETE; a symlink planted where the
-# plan's temporary file used to go redirects nothing; a plan file that cannot be written
-# fails before the registry is asked anything; a plan dated in the future is refused.
+# plan's temporary file used to go redirects nothing; -o naming a pipe writes through it; a
+# plan file that cannot be written fails before the registry is asked anything; a plan dated
+# in the future is refused.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -48,6 +49,19 @@ assert_eq "precious" "$(cat "$REG_DIR/victim")" "a planted symlink redirects not
 "$RS_PYTHON" -c 'import json, sys; json.load(open(sys.argv[1]))' "$REG_DIR/plan.json" ||
 	fail "the plan file is not JSON"
 assert_eq "" "$(find "$REG_DIR" -maxdepth 1 -name '.plan.json.*')" "no temporary file left"
+
+# -o naming a pipe (or /dev/stdout, a terminal) writes through it: renaming a new file over
+# it would replace the pipe, the device or the link itself.
+mkfifo "$REG_DIR/plan.fifo"
+# bounded: if the pipe were replaced, nothing would ever open it for writing
+timeout 60 cat "$REG_DIR/plan.fifo" >"$REG_DIR/from-fifo.json" &
+reader=$!
+expect_rc 0 "$REG_DIR/fifo" "$REGSWEEP" plan -c "$stack" -o "$REG_DIR/plan.fifo"
+[[ -p $REG_DIR/plan.fifo ]] || fail "the pipe was replaced by a file"
+wait "$reader" || fail "nothing was written through the pipe"
+"$RS_PYTHON" -c 'import json, sys; print(json.load(open(sys.argv[1]))["summary"]["tags_deleted"])' \
+	"$REG_DIR/from-fifo.json" >"$REG_DIR/fifo.deleted" || fail "what came through the pipe is not JSON"
+assert_eq 2 "$(cat "$REG_DIR/fifo.deleted")" "the plan came through the pipe"
 
 # A plan file that cannot be written fails first: no request at all.
 before=$(requests)
