@@ -325,7 +325,7 @@ void jr_init(struct jr *r, int fd)
 void jr_free(struct jr *r)
 {
 	buf_free(&r->str);
-	free(r->key);
+	buf_free(&r->key);
 	jw_finish(&r->hash);
 }
 
@@ -496,7 +496,7 @@ static enum jr_token jr_literal(struct jr *r, int c)
 static enum jr_token jr_took(struct jr *r, enum jr_token t)
 {
 	int hashed = r->unhashed_at == 0;
-	const char *key = r->key;
+	const char *key = r->keyed ? r->key.data : NULL;
 
 	switch (t) {
 	case JR_OBJECT:
@@ -536,8 +536,7 @@ static enum jr_token jr_took(struct jr *r, enum jr_token t)
 	}
 	if (t != JR_OBJECT && t != JR_ARRAY && r->unhashed_at == r->depth + 1)
 		r->unhashed_at = 0; /* the value left out is complete */
-	free(r->key);
-	r->key = NULL;
+	r->keyed = 0;
 	if (r->depth == 0)
 		r->done = 1;
 	return t;
@@ -570,7 +569,9 @@ enum jr_token jr_next(struct jr *r)
 		if (r->in_object[d]) {
 			if (c != '"' || jr_string(r) || jr_skip_space(r) != ':')
 				goto bad;
-			r->key = xstrdup(r->text);
+			r->key.len = 0; /* reused: no allocation per member */
+			buf_append(&r->key, r->text, r->str.len);
+			r->keyed = 1;
 			r->after_key = 1;
 			return JR_KEY;
 		}

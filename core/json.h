@@ -89,7 +89,8 @@ struct jr {
 	struct jw hash;
 	unsigned depth;
 	unsigned char in_object[JW_DEPTH_MAX], members[JW_DEPTH_MAX], after_key;
-	char *key;              /* the pending member name, hashed with its value */
+	struct buf key;         /* the pending member name, hashed with its value */
+	int keyed;              /* key holds one */
 	unsigned unhashed_at;   /* depth + 1 of a value left out of the hash; 0: none */
 	int done, failed, read_error;
 };
