@@ -501,8 +501,10 @@ static enum jr_token jr_took(struct jr *r, enum jr_token t)
 	switch (t) {
 	case JR_OBJECT:
 	case JR_ARRAY:
-		if (r->depth == JW_DEPTH_MAX)
-			return r->done = 1, JR_ERROR;
+		if (r->depth == JW_DEPTH_MAX) {
+			r->failed = 1;
+			return JR_ERROR;
+		}
 		if (hashed)
 			(t == JR_OBJECT ? jw_object : jw_array)(&r->hash, key);
 		r->in_object[r->depth] = t == JR_OBJECT;
