@@ -174,6 +174,43 @@ char *pool_strdup(struct pool *p, const char *s)
 	return pool_strndup(p, s, strlen(s));
 }
 
+char *pool_printf(struct pool *p, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+	char *r;
+
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		oom();
+	r = pool_raw(p, (size_t)n + 1, 1);
+	va_start(ap, fmt);
+	vsnprintf(r, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	return r;
+}
+
+void pool_adopt(struct pool *into, struct pool *from)
+{
+	struct pool_chunk *last = from ? from->head : NULL;
+
+	if (last) {
+		while (last->next)
+			last = last->next;
+		/* Behind into's current chunk, which allocations keep coming from. */
+		if (into->head) {
+			last->next = into->head->next;
+			into->head->next = from->head;
+		} else {
+			into->head = from->head;
+			into->next = from->next;
+		}
+	}
+	free(from);
+}
+
 char *xasprintf(const char *fmt, ...)
 {
 	va_list ap;
@@ -551,10 +588,10 @@ void util_sha256(const void *data, size_t len, char out[UTIL_SHA256_LEN])
 		snprintf(out + 7 + 2 * i, 3, "%02x", md[i]);
 }
 
+/* No hash is kept: 16 bytes a slot instead of 24, for maps of 100,000 digests. */
 struct strmap_slot {
 	const char *key;
 	void *value;
-	size_t hash;
 };
 
 static size_t strmap_hash(const char *key)
@@ -571,7 +608,7 @@ static struct strmap_slot *strmap_find(const struct strmap *m, const char *key, 
 	size_t i = hash & (m->size - 1);
 
 	for (; m->slots[i].key; i = (i + 1) & (m->size - 1))
-		if (m->slots[i].hash == hash && strcmp(m->slots[i].key, key) == 0)
+		if (strcmp(m->slots[i].key, key) == 0)
 			break;
 	return &m->slots[i];
 }
@@ -587,14 +624,15 @@ void **strmap_slot(struct strmap *m, const char *key, int *fresh)
 
 		for (size_t i = 0; i < m->size; i++)
 			if (m->slots[i].key)
-				*strmap_find(&bigger, m->slots[i].key, m->slots[i].hash) = m->slots[i];
+				*strmap_find(&bigger, m->slots[i].key,
+					     strmap_hash(m->slots[i].key)) = m->slots[i];
 		free(m->slots);
 		*m = bigger;
 	}
 	s = strmap_find(m, key, hash);
 	*fresh = !s->key;
 	if (!s->key) {
-		*s = (struct strmap_slot){key, NULL, hash};
+		*s = (struct strmap_slot){key, NULL};
 		m->count++;
 	}
 	return &s->value;

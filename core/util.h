@@ -30,6 +30,10 @@ void pool_free(struct pool *p); /* everything allocated from p too; NULL is fine
 void *pool_calloc(struct pool *p, size_t n, size_t size); /* zeroed, aligned for any type */
 char *pool_strdup(struct pool *p, const char *s);
 char *pool_strndup(struct pool *p, const char *s, size_t n);
+char *pool_printf(struct pool *p, const char *fmt, ...) RS_FMT(2, 3);
+/* Makes into the owner of everything allocated from `from`, which is released (NULL is
+ * fine): what one pool's objects point at can outlive the pool that made them. */
+void pool_adopt(struct pool *into, struct pool *from);
 size_t pool_mapped(const struct pool *p); /* bytes p holds mapped, for logs and tests */
 
 /* Error text where the first error wins (curl's Curl_failf); later calls are ignored. */
