@@ -61,44 +61,63 @@ static void kept_sets(const struct plan_repo *pr, const struct reg_repo *rr, str
 	}
 }
 
-/* Deletions are found by digest through a map whose values are index + 1. */
-static void mark_deleted(struct strmap *deleted, const struct plan_repo *pr, size_t k)
+/* A plan's tags by digest: head maps a digest to the index + 1 of its first tag, next[i]
+ * is the index + 1 of the one after tag i, in tag order; 0 ends a chain. */
+struct tag_chains {
+	struct strmap head;
+	size_t *next;
+};
+
+static void tag_chains_build(struct tag_chains *c, const struct plan_repo *pr)
 {
 	int fresh;
 
-	*strmap_slot(deleted, pr->deletions[k].digest, &fresh) = (void *)(uintptr_t)(k + 1);
+	c->next = xcalloc(pr->tag_count + 1, sizeof(size_t));
+	for (size_t i = pr->tag_count; i-- > 0;) {
+		void **slot;
+
+		if (!pr->tags[i].digest)
+			continue;
+		slot = strmap_slot(&c->head, pr->tags[i].digest, &fresh);
+		c->next[i] = (uintptr_t)*slot;
+		*slot = (void *)(uintptr_t)(i + 1);
+	}
 }
 
-static struct plan_deletion *deleted_at(const struct strmap *deleted, struct plan_repo *pr,
-					const char *digest)
+static void tag_chains_free(struct tag_chains *c)
 {
-	uintptr_t k = (uintptr_t)strmap_get(deleted, digest);
-
-	return k ? &pr->deletions[k - 1] : NULL;
+	strmap_free(&c->head);
+	free(c->next);
 }
 
 /* d must also wait for the deletion of digest (a second index listing it). */
-static void also_follow(struct plan_deletion *d, const char *digest)
+static void also_follow(struct plan_repo *pr, struct plan_deletion *d, const char *digest)
 {
+	char **more;
+
 	if (d->follows && strcmp(d->follows, digest) == 0)
 		return;
 	for (size_t i = 0; i < d->also_follows_count; i++)
 		if (strcmp(d->also_follows[i], digest) == 0)
 			return;
 	if (!d->follows) {
-		d->follows = xstrdup(digest);
-		d->reason = xasprintf("waits for index %s, which lists it", digest);
+		d->follows = plan_strdup(pr, digest);
+		d->reason = pool_printf(pr->pool, "waits for index %s, which lists it", digest);
 		return;
 	}
-	d->also_follows = xrealloc(d->also_follows, (d->also_follows_count + 1) * sizeof(char *));
-	d->also_follows[d->also_follows_count++] = xstrdup(digest);
+	/* Rare (a child two deleted indexes share): the old array is left to the pool. */
+	more = pool_calloc(pr->pool, d->also_follows_count + 2, sizeof(char *));
+	if (d->also_follows_count)
+		memcpy(more, d->also_follows, d->also_follows_count * sizeof(char *));
+	more[d->also_follows_count++] = plan_strdup(pr, digest);
+	d->also_follows = more;
 }
 
 /* Children of deleted indexes that nothing kept references, deleted with their index; and
  * every deletion an index being deleted lists waits for that index, so a failed index
  * DELETE never leaves an index without its child.  Returns how many were added. */
 static size_t delete_children(struct plan_repo *pr, const struct reg_repo *rr,
-			      struct strmap *deleted, const struct strmap *kept)
+			      const struct strmap *kept)
 {
 	size_t added = 0;
 
@@ -108,10 +127,10 @@ static size_t delete_children(struct plan_repo *pr, const struct reg_repo *rr,
 
 		for (size_t c = 0; m && c < m->child_count; c++) {
 			const struct reg_manifest *child = registry_manifest(rr, m->children[c]);
-			struct plan_deletion *d = deleted_at(deleted, pr, m->children[c]);
+			struct plan_deletion *d = plan_find_deletion(pr, m->children[c]);
 
 			if (d) {
-				also_follow(d, m->digest);
+				also_follow(pr, d, m->digest);
 				continue;
 			}
 			if (strmap_get(kept, m->children[c]))
@@ -119,9 +138,8 @@ static size_t delete_children(struct plan_repo *pr, const struct reg_repo *rr,
 			d = plan_add_deletion(pr, m->children[c], child ? child->media_type : NULL,
 					      NULL, 0);
 			/* plan_add_deletion may move the array: m and its strings stay valid. */
-			d->follows = xstrdup(m->digest);
-			d->reason = xasprintf("child of deleted index %s", d->follows);
-			mark_deleted(deleted, pr, pr->deletion_count - 1);
+			d->follows = plan_strdup(pr, m->digest);
+			d->reason = pool_printf(pr->pool, "child of deleted index %s", d->follows);
 			added++;
 		}
 	}
@@ -131,7 +149,7 @@ static size_t delete_children(struct plan_repo *pr, const struct reg_repo *rr,
 /* Deletes the referrer tags whose subject is deleted, one deletion per digest all of whose
  * tags go; a referrer sharing its digest with a kept tag, or that a kept index lists,
  * stays.  Returns deletions added. */
-static size_t delete_referrers(struct plan_repo *pr, struct strmap *deleted,
+static size_t delete_referrers(struct plan_repo *pr, const struct tag_chains *by_digest,
 			       const struct strmap *kept_children)
 {
 	size_t added = 0;
@@ -140,43 +158,44 @@ static size_t delete_referrers(struct plan_repo *pr, struct strmap *deleted,
 		struct plan_tag *t = &pr->tags[i];
 
 		if (t->subject && t->verdict == RS_KEEP && !t->reason &&
-		    strmap_get(deleted, t->subject) && !strmap_get(kept_children, t->digest))
+		    plan_find_deletion(pr, t->subject) && !strmap_get(kept_children, t->digest))
 			t->verdict = RS_DELETE;
 	}
 	for (size_t i = 0; i < pr->tag_count; i++) {
 		struct plan_tag *t = &pr->tags[i];
 		const struct plan_tag *kept = NULL;
+		size_t first = (uintptr_t)strmap_get(&by_digest->head, t->digest ? t->digest : "");
 		char **tags;
 		size_t n = 0;
 		struct plan_deletion *d;
 
 		if (!t->subject || t->verdict != RS_DELETE || t->reason)
 			continue;
-		tags = xcalloc(pr->tag_count, sizeof(char *));
-		for (size_t j = 0; j < pr->tag_count; j++) {
-			const struct plan_tag *u = &pr->tags[j];
+		for (size_t j = first; j; j = by_digest->next[j - 1])
+			n++;
+		tags = xcalloc(n + 1, sizeof(char *));
+		n = 0;
+		for (size_t j = first; j; j = by_digest->next[j - 1]) {
+			const struct plan_tag *u = &pr->tags[j - 1];
 
-			if (!u->digest || strcmp(u->digest, t->digest))
-				continue;
 			if (u->verdict == RS_KEEP && !kept)
 				kept = u;
 			tags[n++] = u->tag;
 		}
-		for (size_t j = 0; j < pr->tag_count; j++) {
-			struct plan_tag *u = &pr->tags[j];
+		for (size_t j = first; j; j = by_digest->next[j - 1]) {
+			struct plan_tag *u = &pr->tags[j - 1];
 
-			if (!u->digest || strcmp(u->digest, t->digest) || u->verdict != RS_DELETE)
+			if (u->verdict != RS_DELETE)
 				continue;
 			u->verdict = kept ? RS_KEEP : RS_DELETE;
-			u->reason = kept ? xasprintf("shares digest with %s", kept->tag)
-					 : xasprintf("follows its subject %s, which is deleted",
-						     u->subject ? u->subject : t->subject);
+			u->reason = kept ? pool_printf(pr->pool, "shares digest with %s", kept->tag)
+					 : pool_printf(pr->pool, "follows its subject %s, which is deleted",
+						       u->subject ? u->subject : t->subject);
 		}
 		if (!kept) {
 			d = plan_add_deletion(pr, t->digest, t->media_type, tags, n);
-			d->follows = xstrdup(t->subject);
-			d->reason = xasprintf("follows its subject %s", t->subject);
-			mark_deleted(deleted, pr, pr->deletion_count - 1);
+			d->follows = plan_strdup(pr, t->subject);
+			d->reason = pool_printf(pr->pool, "follows its subject %s", t->subject);
 			added++;
 		}
 		free(tags);
@@ -187,8 +206,7 @@ static size_t delete_referrers(struct plan_repo *pr, struct strmap *deleted,
 /* Untagged manifests with a subject (signatures pushed without a tag, found in storage) go
  * with their subject when nothing kept holds on to them.  Returns deletions added. */
 static size_t delete_untagged_referrers(struct plan_repo *pr, const struct reg_repo *rr,
-					struct strmap *deleted, const struct strmap *kept,
-					const struct strmap *tagged)
+					const struct strmap *kept, const struct tag_chains *tagged)
 {
 	size_t added = 0;
 
@@ -196,13 +214,13 @@ static size_t delete_untagged_referrers(struct plan_repo *pr, const struct reg_r
 		const struct reg_manifest *r = &rr->manifests[m];
 		struct plan_deletion *d;
 
-		if (!r->subject || !strmap_get(deleted, r->subject) || strmap_get(deleted, r->digest) ||
-		    strmap_get(kept, r->digest) || strmap_get(tagged, r->digest))
+		if (!r->subject || !plan_find_deletion(pr, r->subject) ||
+		    plan_find_deletion(pr, r->digest) || strmap_get(kept, r->digest) ||
+		    strmap_get(&tagged->head, r->digest))
 			continue;
 		d = plan_add_deletion(pr, r->digest, r->media_type, NULL, 0);
-		d->follows = xstrdup(r->subject);
-		d->reason = xasprintf("untagged referrer of %s", r->subject);
-		mark_deleted(deleted, pr, pr->deletion_count - 1);
+		d->follows = plan_strdup(pr, r->subject);
+		d->reason = pool_printf(pr->pool, "untagged referrer of %s", r->subject);
 		added++;
 	}
 	return added;
@@ -218,33 +236,32 @@ void graph_kept(const struct plan_repo *pr, const struct reg_repo *rr, struct st
 
 void graph_settle(struct plan_repo *pr, const struct reg_repo *rr)
 {
-	struct strmap deleted = {0}, tagged = {0};
+	struct tag_chains by_digest = {0};
+	int referrers = 0;
 	size_t added;
-	int fresh;
 
 	/* Referrers wait with a KEEP and no reason until their subject is settled. */
 	for (size_t i = 0; i < pr->tag_count; i++) {
 		if (pr->tags[i].subject) {
 			pr->tags[i].verdict = RS_KEEP;
-			free(pr->tags[i].reason);
 			pr->tags[i].reason = NULL;
+			referrers = 1;
 		}
 	}
+	for (size_t m = 0; !referrers && m < rr->manifest_count; m++)
+		referrers = rr->manifests[m].subject != NULL;
 	plan_group_digests(pr);
-	for (size_t k = 0; k < pr->deletion_count; k++)
-		mark_deleted(&deleted, pr, k);
-	for (size_t i = 0; i < pr->tag_count; i++)
-		if (pr->tags[i].digest)
-			*strmap_slot(&tagged, pr->tags[i].digest, &fresh) = &member;
+	if (referrers)
+		tag_chains_build(&by_digest, pr);
 	/* A referrer of a child, or of a referrer, settles in a later round.  Unsettled
 	 * referrers count as kept: they hold on to their children until then. */
 	do {
 		struct strmap kept = {0}, kept_children = {0};
 
 		kept_sets(pr, rr, &kept, &kept_children);
-		added = delete_children(pr, rr, &deleted, &kept) +
-			delete_referrers(pr, &deleted, &kept_children);
-		added += delete_untagged_referrers(pr, rr, &deleted, &kept, &tagged);
+		added = delete_children(pr, rr, &kept) +
+			delete_referrers(pr, &by_digest, &kept_children);
+		added += delete_untagged_referrers(pr, rr, &kept, &by_digest);
 		strmap_free(&kept);
 		strmap_free(&kept_children);
 	} while (added);
@@ -254,12 +271,12 @@ void graph_settle(struct plan_repo *pr, const struct reg_repo *rr)
 		if (!t->subject || t->reason)
 			continue;
 		t->reason = registry_manifest(rr, t->subject)
-				    ? xasprintf("follows its subject %s, which is kept", t->subject)
-				    : xasprintf("its subject %s is not in the repository: kept",
-						t->subject);
+				    ? pool_printf(pr->pool, "follows its subject %s, which is kept",
+						  t->subject)
+				    : pool_printf(pr->pool, "its subject %s is not in the repository: kept",
+						  t->subject);
 	}
-	strmap_free(&tagged);
-	strmap_free(&deleted);
+	tag_chains_free(&by_digest);
 }
 
 void graph_attach_bodies(struct plan_repo *pr, const struct reg_repo *rr)
@@ -268,8 +285,7 @@ void graph_attach_bodies(struct plan_repo *pr, const struct reg_repo *rr)
 		struct plan_deletion *d = &pr->deletions[k];
 		const struct reg_manifest *m = registry_manifest(rr, d->digest);
 
-		free(d->body);
-		d->body = m ? xstrndup(m->body, m->body_len) : NULL;
+		d->body = m ? m->body : NULL;
 		d->body_len = m ? m->body_len : 0;
 	}
 }
@@ -330,7 +346,7 @@ static void count_deletion(const struct plan_deletion *d, const struct reg_repo 
 		return;
 	}
 	parsed = pool_calloc(t->pool, 1, sizeof(*parsed));
-	if (d->body && registry_manifest_from_body(t->pool, parsed, d->digest, d->body,
+	if (d->body && registry_manifest_from_body(t->pool, NULL, parsed, d->digest, d->body,
 						   d->body_len, d->media_type) == 0)
 		each_blob(parsed, count_freed, t);
 	else
@@ -339,26 +355,21 @@ static void count_deletion(const struct plan_deletion *d, const struct reg_repo 
 
 void graph_estimate(struct plan *p, const struct reg_scan *scan, int partial)
 {
-	struct strmap live = {0}, deleted = {0};
+	struct strmap live = {0};
 	struct tally t = {.live = &live, .pool = pool_new()};
-	int fresh;
 
 	p->reclaimable_upper_bound = partial;
 	/* Every manifest the plan does not delete keeps its blobs, in whatever repository. */
 	for (size_t i = 0; i < scan->count && i < p->repo_count; i++) {
 		const struct reg_repo *rr = &scan->repos[i];
-		const struct plan_repo *pr = &p->repos[i];
+		struct plan_repo *pr = &p->repos[i];
 
-		strmap_free(&deleted);
-		for (size_t k = 0; !pr->error && k < pr->deletion_count; k++)
-			*strmap_slot(&deleted, pr->deletions[k].digest, &fresh) = &member;
 		for (size_t m = 0; m < rr->manifest_count; m++)
-			if (!strmap_get(&deleted, rr->manifests[m].digest))
+			if (pr->error || !plan_find_deletion(pr, rr->manifests[m].digest))
 				each_blob(&rr->manifests[m], mark_live, &live);
 		/* Unscanned manifests may reference anything. */
 		p->reclaimable_upper_bound |= rr->error != NULL;
 	}
-	strmap_free(&deleted);
 	for (size_t i = 0; i < scan->count && i < p->repo_count; i++) {
 		const struct reg_repo *rr = &scan->repos[i];
 		struct plan_repo *pr = &p->repos[i];

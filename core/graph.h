@@ -23,7 +23,8 @@ void graph_settle(struct plan_repo *pr, const struct reg_repo *rr);
  * its own and, through rr's graph, everything under it. */
 void graph_kept(const struct plan_repo *pr, const struct reg_repo *rr, struct strmap *out);
 
-/* Copies into each deletion of pr the manifest bytes rr's graph holds for it. */
+/* Points each deletion of pr at the manifest bytes rr's graph holds for it: the caller
+ * hands the scan's bodies pool over to the plan (pool_adopt). */
 void graph_attach_bodies(struct plan_repo *pr, const struct reg_repo *rr);
 
 /* Sets p->reclaimable_bytes (and each repository's share): the blobs, manifests included,

@@ -11,6 +11,13 @@
 #include "json.h"
 #include "log.h"
 
+struct pool *plan_pool(struct plan *p)
+{
+	if (!p->pool)
+		p->pool = pool_new();
+	return p->pool;
+}
+
 struct plan_repo *plan_add_repo(struct plan *p, const char *name)
 {
 	struct plan_repo *r;
@@ -20,12 +27,31 @@ struct plan_repo *plan_add_repo(struct plan *p, const char *name)
 	memset(r, 0, sizeof(*r));
 	r->name = xstrdup(name);
 	r->reclaimable_bytes = -1;
+	r->pool = plan_pool(p);
 	return r;
 }
 
-struct plan_deletion *plan_add_deletion(struct plan_repo *repo, const char *digest,
-					 const char *media_type, char *const *tags,
-					 size_t tag_count)
+char *plan_strdup(struct plan_repo *r, const char *s)
+{
+	return s ? pool_strdup(r->pool, s) : NULL;
+}
+
+char *plan_strdup_shared(struct plan_repo *r, const char *s)
+{
+	const size_t n = sizeof(r->shared) / sizeof(r->shared[0]);
+
+	if (!s)
+		return NULL;
+	for (size_t i = 0; i < n; i++)
+		if (r->shared[i] && strcmp(r->shared[i], s) == 0)
+			return r->shared[i];
+	r->shared_next = (r->shared_next + 1) % n;
+	return r->shared[r->shared_next] = pool_strdup(r->pool, s);
+}
+
+/* Appends a deletion whose strings are in repo's pool already. */
+static struct plan_deletion *add_deletion(struct plan_repo *repo, char *digest,
+					  char *media_type, char **tags, size_t tag_count)
 {
 	struct plan_deletion *d;
 
@@ -33,13 +59,23 @@ struct plan_deletion *plan_add_deletion(struct plan_repo *repo, const char *dige
 	    xrealloc(repo->deletions, (repo->deletion_count + 1) * sizeof(*repo->deletions));
 	d = &repo->deletions[repo->deletion_count++];
 	memset(d, 0, sizeof(*d));
-	d->digest = xstrdup(digest);
-	d->media_type = media_type ? xstrdup(media_type) : NULL;
+	d->digest = digest;
+	d->media_type = media_type;
 	d->tag_count = tag_count;
-	d->tags = xcalloc(tag_count ? tag_count : 1, sizeof(char *));
-	for (size_t k = 0; k < tag_count; k++)
-		d->tags[k] = xstrdup(tags[k]);
+	d->tags = tags;
 	return d;
+}
+
+struct plan_deletion *plan_add_deletion(struct plan_repo *repo, const char *digest,
+					 const char *media_type, char *const *tags,
+					 size_t tag_count)
+{
+	char **copies = pool_calloc(repo->pool, tag_count + 1, sizeof(char *));
+
+	for (size_t k = 0; k < tag_count; k++)
+		copies[k] = plan_strdup(repo, tags[k]);
+	return add_deletion(repo, plan_strdup(repo, digest), plan_strdup_shared(repo, media_type),
+			    copies, tag_count);
 }
 
 struct plan_deletion *plan_find_deletion(struct plan_repo *repo, const char *digest)
@@ -71,7 +107,6 @@ static int by_digest(const void *a, const void *b, void *tags_)
 static void keep_tag(struct plan_tag *t, char *reason)
 {
 	t->verdict = RS_KEEP;
-	free(t->reason);
 	t->reason = reason;
 }
 
@@ -85,7 +120,7 @@ void plan_group_digests(struct plan_repo *repo)
 		if (t->digest)
 			order[n++] = i;
 		else if (t->verdict == RS_DELETE)
-			keep_tag(t, xstrdup("digest unknown: cannot be deleted safely"));
+			keep_tag(t, plan_strdup_shared(repo, "digest unknown: cannot be deleted safely"));
 	}
 	qsort_r(order, n, sizeof(size_t), by_digest, repo->tags);
 	for (size_t lo = 0, hi; lo < n; lo = hi) {
@@ -109,15 +144,16 @@ void plan_group_digests(struct plan_repo *repo)
 			for (size_t k = lo; k < hi; k++)
 				if (repo->tags[order[k]].verdict == RS_DELETE)
 					keep_tag(&repo->tags[order[k]],
-						 xasprintf("shares digest with %s", kept->tag));
+						 pool_printf(repo->pool, "shares digest with %s",
+							     kept->tag));
 			continue;
 		}
-		tags = xcalloc(hi - lo, sizeof(char *));
+		/* The tags' own strings, already the plan's. */
+		tags = pool_calloc(repo->pool, hi - lo + 1, sizeof(char *));
 		for (size_t k = lo; k < hi; k++)
 			tags[k - lo] = repo->tags[order[k]].tag;
-		plan_add_deletion(repo, repo->tags[order[lo]].digest,
-				  repo->tags[order[lo]].media_type, tags, hi - lo);
-		free(tags);
+		add_deletion(repo, repo->tags[order[lo]].digest, repo->tags[order[lo]].media_type,
+			     tags, hi - lo);
 	}
 	free(order);
 }
@@ -312,7 +348,8 @@ char *plan_to_json(const struct plan *p, int with_results)
 	return text.data;
 }
 
-static int read_deletion(const cJSON *j, struct plan_deletion *d)
+/* Elements are read into r's pool (r: a repository, or a stand-in with the plan's pool). */
+static int read_deletion(const cJSON *j, struct plan_repo *r, struct plan_deletion *d)
 {
 	const char *digest = json_string(j, "digest"), *mt = json_string(j, "media_type");
 	const char *follows = json_string(j, "follows"), *reason = json_string(j, "reason");
@@ -322,28 +359,29 @@ static int read_deletion(const cJSON *j, struct plan_deletion *d)
 	if (!digest || !util_valid_digest(digest) || !cJSON_IsArray(tags) ||
 	    (follows && !util_valid_digest(follows)) || (also && (!follows || !cJSON_IsArray(also))))
 		return -1;
-	d->also_follows = xcalloc((size_t)cJSON_GetArraySize(also) + 1, sizeof(char *));
+	d->also_follows =
+	    pool_calloc(r->pool, (size_t)cJSON_GetArraySize(also) + 1, sizeof(char *));
 	cJSON_ArrayForEach(t, also) {
 		if (!cJSON_IsString(t) || !util_valid_digest(t->valuestring))
 			return -1;
-		d->also_follows[d->also_follows_count++] = xstrdup(t->valuestring);
+		d->also_follows[d->also_follows_count++] = plan_strdup(r, t->valuestring);
 	}
-	d->digest = xstrdup(digest);
-	d->media_type = mt ? xstrdup(mt) : NULL;
-	d->follows = follows ? xstrdup(follows) : NULL;
-	d->reason = reason ? xstrdup(reason) : NULL;
-	d->tags = xcalloc((size_t)cJSON_GetArraySize(tags), sizeof(char *));
+	d->digest = plan_strdup(r, digest);
+	d->media_type = plan_strdup_shared(r, mt);
+	d->follows = plan_strdup(r, follows);
+	d->reason = plan_strdup_shared(r, reason);
+	d->tags = pool_calloc(r->pool, (size_t)cJSON_GetArraySize(tags) + 1, sizeof(char *));
 	cJSON_ArrayForEach(t, tags)
 	{
 		if (!cJSON_IsString(t) || !util_valid_tag(t->valuestring))
 			return -1;
-		d->tags[d->tag_count++] = xstrdup(t->valuestring);
+		d->tags[d->tag_count++] = plan_strdup(r, t->valuestring);
 	}
 	return 0;
 }
 
 /* The pinned tag: name, the digest it pointed at when planned, and the verdict. */
-static int read_tag(const cJSON *j, struct plan_tag *t)
+static int read_tag(const cJSON *j, struct plan_repo *r, struct plan_tag *t)
 {
 	const char *tag = json_string(j, "tag"), *digest = json_string(j, "digest");
 	const char *mt = json_string(j, "media_type"), *created = json_string(j, "created");
@@ -356,45 +394,22 @@ static int read_tag(const cJSON *j, struct plan_tag *t)
 	    (strcmp(verdict, "keep") && strcmp(verdict, "delete")) ||
 	    (subject && !util_valid_digest(subject)))
 		return -1;
-	t->subject = subject ? xstrdup(subject) : NULL;
-	t->tag = xstrdup(tag);
-	t->digest = digest ? xstrdup(digest) : NULL;
-	t->media_type = mt ? xstrdup(mt) : NULL;
+	t->subject = plan_strdup(r, subject);
+	t->tag = plan_strdup(r, tag);
+	t->digest = plan_strdup(r, digest);
+	t->media_type = plan_strdup_shared(r, mt);
 	if (!created || util_parse_rfc3339(created, &t->created))
 		t->created = RS_CREATED_UNKNOWN;
 	if (!pushed || util_parse_rfc3339(pushed, &t->pushed))
 		t->pushed = RS_TIME_UNKNOWN;
 	t->verdict = strcmp(verdict, "delete") == 0 ? RS_DELETE : RS_KEEP;
-	t->reason = xstrdup(reason ? reason : "");
+	t->reason = plan_strdup_shared(r, reason ? reason : "");
 	return 0;
 }
 
+/* The strings of r's tags and deletions are the pool's. */
 static void plan_repo_free(struct plan_repo *r)
 {
-	for (size_t k = 0; k < r->tag_count; k++) {
-		free(r->tags[k].tag);
-		free(r->tags[k].digest);
-		free(r->tags[k].media_type);
-		free(r->tags[k].reason);
-		free(r->tags[k].subject);
-	}
-	for (size_t k = 0; k < r->deletion_count; k++) {
-		struct plan_deletion *d = &r->deletions[k];
-
-		for (size_t j = 0; j < d->tag_count; j++)
-			free(d->tags[j]);
-		free(d->tags);
-		free(d->digest);
-		free(d->media_type);
-		free(d->follows);
-		for (size_t j = 0; j < d->also_follows_count; j++)
-			free(d->also_follows[j]);
-		free(d->also_follows);
-		free(d->reason);
-		free(d->body);
-		free(d->error);
-		free(d->skipped);
-	}
 	free(r->tags);
 	free(r->deletions);
 	free(r->name);
@@ -431,6 +446,7 @@ struct plan_reader {
  * read element by element, the rest kept in shell. */
 struct repo_reader {
 	cJSON *shell;
+	struct plan_repo strings; /* the plan's pool, for the elements read */
 	struct plan_tag *tags;
 	struct plan_deletion *deletions;
 	size_t tag_count, deletion_count, tag_cap, deletion_cap;
@@ -440,11 +456,8 @@ struct repo_reader {
 
 static void repo_reader_free(struct repo_reader *rr)
 {
-	struct plan_repo scratch = {.tags = rr->tags, .tag_count = rr->tag_count,
-				    .deletions = rr->deletions,
-				    .deletion_count = rr->deletion_count};
-
-	plan_repo_free(&scratch);
+	free(rr->tags);
+	free(rr->deletions);
 	cJSON_Delete(rr->shell);
 }
 
@@ -464,12 +477,13 @@ static int read_element(struct plan_reader *pr, struct repo_reader *rr, enum jr_
 			rr->deletions = grow(rr->deletions, &rr->deletion_cap, rr->deletion_count + 1,
 					     sizeof(*rr->deletions));
 			memset(&rr->deletions[rr->deletion_count], 0, sizeof(*rr->deletions));
-			bad = read_deletion(j, &rr->deletions[rr->deletion_count++]);
+			bad = read_deletion(j, &rr->strings,
+					    &rr->deletions[rr->deletion_count++]);
 			rr->bad_deletion = bad ? rr->deletion_count : 0;
 		} else {
 			rr->tags = grow(rr->tags, &rr->tag_cap, rr->tag_count + 1, sizeof(*rr->tags));
 			memset(&rr->tags[rr->tag_count], 0, sizeof(*rr->tags));
-			bad = read_tag(j, &rr->tags[rr->tag_count++]);
+			bad = read_tag(j, &rr->strings, &rr->tags[rr->tag_count++]);
 			rr->bad_tag = bad ? rr->tag_count : 0;
 		}
 	}
@@ -534,7 +548,8 @@ static int read_elements(struct plan_reader *pr, struct repo_reader *rr, int del
 /* One element of "repositories" (its first token t). */
 static int read_repo(struct plan_reader *pr, enum jr_token t)
 {
-	struct repo_reader rr = {.shell = cJSON_CreateObject()};
+	struct repo_reader rr = {.shell = cJSON_CreateObject(),
+				 .strings = {.pool = plan_pool(pr->p)}};
 	int rc = -1;
 
 	if (t != JR_OBJECT) {
@@ -795,5 +810,6 @@ void plan_free(struct plan *p)
 	free(p->registry);
 	free(p->stack);
 	free(p->stack_sha256);
+	pool_free(p->pool);
 	memset(p, 0, sizeof(*p));
 }

@@ -12,6 +12,9 @@
 
 #define PLAN_VERSION 1
 
+/* The strings of tags and deletions, their arrays and the manifests' bytes live in the
+ * plan's pool: nothing of them is free()d alone, and replacing one leaves the old text to
+ * the pool. */
 struct plan_tag {
 	char *tag;
 	char *digest;     /* NULL when unknown */
@@ -55,10 +58,13 @@ struct plan_repo {
 	char *error; /* non-NULL: the repository was not fully scanned and is left untouched */
 	char *guard; /* non-NULL: a guard refuses this repository's deletions (plan_check_guards) */
 	char *policy; /* "file:line" of the policy that decided it; NULL when unknown */
+	struct pool *pool; /* the plan's: where the strings of tags and deletions live */
 	int64_t reclaimable_bytes; /* blobs GC can free that are counted here; -1 unknown */
 	/* plan_find_deletion's index: digest -> position + 1 of the first `indexed` deletions */
 	struct strmap by_digest;
 	size_t indexed;
+	char *shared[8]; /* plan_strdup_shared's latest copies, replaced in turn */
+	size_t shared_next;
 };
 
 /* Per-repository limits a plan must respect unless forced (stack `guards`). */
@@ -79,6 +85,7 @@ struct plan {
 	 * deletes; -1 unknown.  An upper bound when the scan did not cover every repository. */
 	int64_t reclaimable_bytes;
 	int reclaimable_upper_bound;
+	struct pool *pool; /* owns the strings of every repository's tags and deletions */
 };
 
 struct plan_totals {
@@ -89,8 +96,16 @@ struct plan_totals {
 
 /* Append an empty repository named name (copied); the returned pointer is valid until the
  * next plan_add_repo. */
-
 struct plan_repo *plan_add_repo(struct plan *p, const char *name);
+
+/* The plan's pool, made on first use. */
+struct pool *plan_pool(struct plan *p);
+
+/* s (NULL is fine) copied into r's pool.  plan_strdup_shared returns the copy of an equal
+ * string it made lately instead of a new one: for texts many tags repeat, such as media
+ * types and reasons. */
+char *plan_strdup(struct plan_repo *r, const char *s);
+char *plan_strdup_shared(struct plan_repo *r, const char *s);
 
 /* Once repo->tags hold the policy's verdicts: keep every DELETE tag whose digest a kept tag
  * shares (reason "shares digest with <tag>"), keep DELETE tags whose digest is unknown,
@@ -98,7 +113,7 @@ struct plan_repo *plan_add_repo(struct plan *p, const char *name);
 void plan_group_digests(struct plan_repo *repo);
 
 /* Append a deletion of digest (copied) with the given tags (copied); the pointer is valid
- * until the next plan_add_deletion on repo. */
+ * until the next plan_add_deletion on repo.  Copies go to repo's pool. */
 struct plan_deletion *plan_add_deletion(struct plan_repo *repo, const char *digest,
 					 const char *media_type, char *const *tags,
 					 size_t tag_count);

@@ -603,6 +603,10 @@ struct scan {
 	struct registry *r;
 	unsigned needs;
 	struct pool *pool; /* the reg_scan's: what the scan keeps */
+	struct pool *bodies; /* the reg_scan's: the manifests' bytes (REG_NEED_BODIES) */
+	/* The fetches, released as the scan ends: mapped apart, they leave no holes in the
+	 * heap that what is kept would have to fit around. */
+	struct pool *work;
 };
 
 struct repo_scan {
@@ -613,9 +617,12 @@ struct repo_scan {
 	size_t invalid_names;  /* tags outside the grammar, warned once */
 	char first_invalid[64]; /* the first of them, as a log shows it */
 	struct tag_job *tags;  /* one per image once the list is complete */
+	size_t fed;            /* of them, those whose manifest request is made */
+	enum http_method tag_method; /* GET, or HEAD when the digest is all the scan needs */
 	struct fetch **table;  /* open addressing; size a power of two, at most half full */
 	size_t table_size, nfetch;
 	struct buf url;        /* scratch for request URLs */
+	struct strmap blobs;   /* the blob digests kept, each once */
 };
 
 static void repo_error(struct repo_scan *rs, const char *fmt, ...) RS_FMT(2, 3);
@@ -702,7 +709,8 @@ static struct fetch *fetch_get(struct repo_scan *rs, const char *digest, enum fe
 			return f;
 		}
 	}
-	f = pool_calloc(rs->scan->pool, 1, sizeof(*f));
+	/* The fetch itself lasts only as long as the scan runs; its digest is kept. */
+	f = pool_calloc(rs->scan->work, 1, sizeof(*f));
 	f->rs = rs;
 	f->digest = pool_strdup(rs->scan->pool, digest);
 	f->kind = kind;
@@ -896,14 +904,37 @@ static char *media_type_in(struct pool *pool, const char *s, size_t n)
 	return pool_strndup(pool, s, n);
 }
 
-/* Fills m from a manifest document, everything in pool: digest (borrowed: it must be in
- * pool already) and body (copied, or only its length unless keep_body), the body's
- * mediaType (else content_type, up to its parameters), children, blobs and subject.  0, or
- * -1 when a descriptor has no valid digest (m partly filled). */
-static int manifest_parse(struct pool *pool, struct reg_manifest *m, const cJSON *doc,
-			  char *digest, const char *body, size_t len, const char *content_type,
-			  int keep_body)
+/* Where a manifest's parts go: its strings and arrays to pool, its bytes to bodies (NULL:
+ * only their length is kept), and its blobs' digests, when blobs is non-NULL, to pool once
+ * per map: images share most of their layers. */
+struct manifest_store {
+	struct pool *pool, *bodies;
+	struct strmap *blobs;
+};
+
+static char *blob_digest(const struct manifest_store *st, const char *d)
 {
+	char *copy;
+	int fresh;
+
+	if (!st->blobs)
+		return pool_strdup(st->pool, d);
+	if ((copy = strmap_get(st->blobs, d)))
+		return copy;
+	copy = pool_strdup(st->pool, d);
+	*strmap_slot(st->blobs, copy, &fresh) = copy;
+	return copy;
+}
+
+/* Fills m from a manifest document as st says: digest (borrowed: it must be in st->pool
+ * already), the body, the body's mediaType (else content_type, up to its parameters),
+ * children, blobs and subject.  0, or -1 when a descriptor has no valid digest (m partly
+ * filled). */
+static int manifest_parse(const struct manifest_store *st, struct reg_manifest *m,
+			  const cJSON *doc, char *digest, const char *body, size_t len,
+			  const char *content_type)
+{
+	struct pool *pool = st->pool;
 	const cJSON *children = cJSON_GetObjectItemCaseSensitive(doc, "manifests");
 	const cJSON *config = cJSON_GetObjectItemCaseSensitive(doc, "config");
 	const cJSON *layers = cJSON_GetObjectItemCaseSensitive(doc, "layers");
@@ -912,7 +943,7 @@ static int manifest_parse(struct pool *pool, struct reg_manifest *m, const cJSON
 	const char *d;
 
 	m->digest = digest;
-	m->body = keep_body ? pool_strndup(pool, body, len) : NULL;
+	m->body = st->bodies ? pool_strndup(st->bodies, body, len) : NULL;
 	m->body_len = len;
 	if (cJSON_IsString(mt))
 		m->media_type = media_type_in(pool, mt->valuestring, strlen(mt->valuestring));
@@ -935,21 +966,23 @@ static int manifest_parse(struct pool *pool, struct reg_manifest *m, const cJSON
 	m->blobs = pool_calloc(pool, 1 + (size_t)cJSON_GetArraySize(layers), sizeof(*m->blobs));
 	if (!(d = valid_digest(config)))
 		return -1;
-	m->blobs[m->blob_count++] = (struct reg_blob){pool_strdup(pool, d), desc_size(config)};
+	m->blobs[m->blob_count++] = (struct reg_blob){blob_digest(st, d), desc_size(config)};
 	cJSON_ArrayForEach(v, layers) {
 		if (!(d = valid_digest(v)))
 			return -1;
-		m->blobs[m->blob_count++] = (struct reg_blob){pool_strdup(pool, d), desc_size(v)};
+		m->blobs[m->blob_count++] = (struct reg_blob){blob_digest(st, d), desc_size(v)};
 	}
 	return 0;
 }
 
-int registry_manifest_from_body(struct pool *pool, struct reg_manifest *m, const char *digest,
-				const char *body, size_t len, const char *media_type)
+int registry_manifest_from_body(struct pool *pool, struct pool *bodies, struct reg_manifest *m,
+				const char *digest, const char *body, size_t len,
+				const char *media_type)
 {
+	const struct manifest_store st = {pool, bodies, NULL};
 	cJSON *doc = cJSON_ParseWithLength(body, len);
-	int rc = cJSON_IsObject(doc) ? manifest_parse(pool, m, doc, pool_strdup(pool, digest), body,
-						      len, media_type, 1)
+	int rc = cJSON_IsObject(doc) ? manifest_parse(&st, m, doc, pool_strdup(pool, digest), body,
+						      len, media_type)
 				     : -1;
 
 	cJSON_Delete(doc);
@@ -961,9 +994,10 @@ int registry_manifest_from_body(struct pool *pool, struct reg_manifest *m, const
 static int graph_read(struct fetch *f, const struct http_response *resp, const cJSON *doc)
 {
 	struct reg_manifest *m = &f->node;
+	const struct manifest_store st = {f->rs->scan->pool, f->rs->scan->bodies, &f->rs->blobs};
 
-	if (manifest_parse(f->rs->scan->pool, m, doc, f->digest, resp->body, resp->body_len,
-			   resp->content_type, (f->rs->scan->needs & REG_NEED_BODIES) != 0)) {
+	if (manifest_parse(&st, m, doc, f->digest, resp->body, resp->body_len,
+			   resp->content_type)) {
 		repo_http_error(f->rs, resp, "a descriptor without a valid digest");
 		return -1;
 	}
@@ -1132,10 +1166,12 @@ static void on_fetch(const struct http_response *resp, void *arg)
 		config_read(f, resp);
 }
 
+static void on_tag(const struct http_response *resp, void *arg);
+
 /* A tag's manifest, by HEAD (digest only) or GET.  A GET's digest is always the body's own,
  * checked against Docker-Content-Digest; a HEAD without that header is asked again as a
  * GET. */
-static void on_tag(const struct http_response *resp, void *arg)
+static void tag_read(const struct http_response *resp, void *arg)
 {
 	struct tag_job *t = arg;
 	struct repo_scan *rs = t->rs;
@@ -1189,6 +1225,25 @@ static void on_tag(const struct http_response *resp, void *arg)
 	fetch_wait(f, NULL, t, 0);
 	if (fresh)
 		manifest_read(f, resp);
+}
+
+/* Manifest requests queued ahead of the executor per repository: a list of 50,000 tags
+ * queues 1,024, and each answer queues the next, instead of 50,000 requests at once. */
+#define TAGS_QUEUED 1024
+
+static void tags_feed(struct repo_scan *rs, size_t n)
+{
+	for (; n && rs->fed < rs->repo->count; n--, rs->fed++)
+		repo_get(rs, rs->tag_method, "manifests/", rs->repo->images[rs->fed].tag,
+			 manifest_accept, on_tag, &rs->tags[rs->fed]);
+}
+
+static void on_tag(const struct http_response *resp, void *arg)
+{
+	struct tag_job *t = arg;
+
+	tag_read(resp, arg);
+	tags_feed(t->rs, 1);
 }
 
 /* s as a log can show it: bytes below ' ' and DEL as \xHH, at most outlen - 1 bytes. */
@@ -1260,11 +1315,10 @@ static void tags_end(void *arg, const struct http_response *resp, const char *wh
 			rs->repo->name, rs->invalid_names, rs->first_invalid);
 	rs->tags = xcalloc(rs->repo->count + 1, sizeof(*rs->tags));
 	progress_grow(rs->repo->count);
-	for (size_t i = 0; i < rs->repo->count; i++) {
+	for (size_t i = 0; i < rs->repo->count; i++)
 		rs->tags[i] = (struct tag_job){rs, i, TAG_PENDING};
-		repo_get(rs, method, "manifests/", rs->repo->images[i].tag, manifest_accept,
-			 on_tag, &rs->tags[i]);
-	}
+	rs->tag_method = method;
+	tags_feed(rs, TAGS_QUEUED);
 }
 
 /* The fetch itself lives in the scan's pool; only a waiter never served is its own. */
@@ -1342,12 +1396,16 @@ static void repo_finish(struct repo_scan *rs)
 	}
 	if (rs->tags)
 		repo->count = kept;
+	/* The list grew by doubling: give back what it will not use. */
+	if (repo->images)
+		repo->images = xrealloc(repo->images, (repo->count + 1) * sizeof(*repo->images));
 	graph_collect(rs);
 	for (size_t i = 0; i < rs->table_size; i++)
 		if (rs->table[i])
 			fetch_free(rs->table[i]);
 	free(rs->table);
 	free(rs->tags);
+	strmap_free(&rs->blobs);
 	buf_free(&rs->url);
 	pager_free(&rs->pager);
 }
@@ -1355,13 +1413,15 @@ static void repo_finish(struct repo_scan *rs)
 int registry_scan(struct registry *r, char *const *repos, size_t count, unsigned needs,
 		  struct reg_scan *out, struct rs_err *e)
 {
-	struct scan scan = {r, needs, pool_new()};
+	struct scan scan = {r, needs, pool_new(), needs & REG_NEED_BODIES ? pool_new() : NULL,
+			    pool_new()};
 	struct repo_scan *rss = xcalloc(count, sizeof(*rss));
 	size_t before = http_requests(r->http), failed = 0;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
 	out->pool = scan.pool;
+	out->bodies = scan.bodies;
 	out->repos = xcalloc(count, sizeof(*out->repos));
 	out->count = count;
 	for (size_t i = 0; i < count; i++) {
@@ -1386,6 +1446,7 @@ int registry_scan(struct registry *r, char *const *repos, size_t count, unsigned
 		repo_finish(&rss[i]);
 		failed += out->repos[i].error != NULL;
 	}
+	pool_free(scan.work);
 	free(rss);
 	out->requests = http_requests(r->http) - before;
 	if (rc == 0 && (count == 0 || failed < count))
@@ -1407,6 +1468,7 @@ void registry_scan_free(struct reg_scan *scan)
 	}
 	free(scan->repos);
 	pool_free(scan->pool);
+	pool_free(scan->bodies);
 	memset(scan, 0, sizeof(*scan));
 }
 

@@ -91,7 +91,10 @@ struct reg_scan {
 	struct reg_repo *repos;
 	size_t count;
 	size_t requests;   /* HTTP requests sent */
-	struct pool *pool; /* the strings, bodies, labels and graph nodes of repos */
+	struct pool *pool; /* the strings, labels and graph nodes of repos */
+	/* The manifests' bytes (REG_NEED_BODIES), apart: a plan that borrows them takes this
+	 * pool over (pool_adopt, then NULL here) and lets the rest of the scan go. */
+	struct pool *bodies;
 };
 
 /* One DELETE /v2/<repo>/manifests/<digest>; repo and digest borrowed from the caller, the
@@ -146,10 +149,12 @@ void registry_adopt_manifests(struct reg_repo *repo, const struct reg_manifest *
 const struct reg_manifest *registry_manifest(const struct reg_repo *repo, const char *digest);
 
 /* Fills m (zeroed by the caller) from a manifest's bytes as a scan would, with its strings
- * and arrays in pool: media_type is used when the body names none.  0, or -1 when the body
- * is not a JSON object or a descriptor has no valid digest. */
-int registry_manifest_from_body(struct pool *pool, struct reg_manifest *m, const char *digest,
-				const char *body, size_t len, const char *media_type);
+ * and arrays in pool and a copy of the bytes in bodies (NULL: only their length is kept):
+ * media_type is used when the body names none.  0, or -1 when the body is not a JSON
+ * object or a descriptor has no valid digest. */
+int registry_manifest_from_body(struct pool *pool, struct pool *bodies, struct reg_manifest *m,
+				const char *digest, const char *body, size_t len,
+				const char *media_type);
 
 /* One GET /v2/<repo>/referrers/<digest> (OCI 1.1 referrers API); repo and digest borrowed
  * from the caller. */

@@ -261,7 +261,7 @@ void storage_attach(struct push_source *src, struct registry *reg, struct reg_sc
 
 		memset(&read[nread], 0, sizeof(read[nread])); /* reused across repositories */
 		if (!u.gets[k].body ||
-		    registry_manifest_from_body(scan->pool, &read[nread], u.gets[k].digest,
+		    registry_manifest_from_body(scan->pool, scan->bodies, &read[nread], u.gets[k].digest,
 						u.gets[k].body, u.gets[k].body_len, NULL)) {
 			if (!failed[u.repo_of[k]])
 				log_msg(RS_LOG_WARN, "%s@%s: untagged manifest not readable, none "

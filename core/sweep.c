@@ -147,13 +147,14 @@ static unsigned stack_needs(const struct stack *s)
 	return needs;
 }
 
-/* Copies a scanned tag into the plan with a verdict and reason (reason is taken over). */
-static void plan_tag_set(struct plan_tag *t, const struct reg_image *img, enum rs_verdict v,
-			 char *reason)
+/* Copies a scanned tag into pr's tag t with a verdict and reason (pr's already); digest is
+ * img's digest in pr's pool, shared by the tags of an image. */
+static void plan_tag_set(struct plan_repo *pr, struct plan_tag *t, const struct reg_image *img,
+			 char *digest, enum rs_verdict v, char *reason)
 {
-	t->tag = xstrdup(img->tag);
-	t->digest = img->digest ? xstrdup(img->digest) : NULL;
-	t->media_type = img->media_type ? xstrdup(img->media_type) : NULL;
+	t->tag = plan_strdup(pr, img->tag);
+	t->digest = digest;
+	t->media_type = plan_strdup_shared(pr, img->media_type);
 	t->created = img->created;
 	t->pushed = img->pushed;
 	t->verdict = v;
@@ -163,12 +164,14 @@ static void plan_tag_set(struct plan_tag *t, const struct reg_image *img, enum r
 /* A repository the plan must not touch: every tag kept, with the cause. */
 static void keep_all(struct plan_repo *pr, const struct reg_repo *rr, const char *why)
 {
+	char *reason = pool_printf(pr->pool, "repository left untouched: %s", why);
+
 	pr->error = xstrdup(why);
 	pr->tag_count = rr->count;
 	pr->tags = xcalloc(rr->count, sizeof(*pr->tags));
 	for (size_t i = 0; i < rr->count; i++)
-		plan_tag_set(&pr->tags[i], &rr->images[i], RS_KEEP,
-			     xasprintf("repository left untouched: %s", why));
+		plan_tag_set(pr, &pr->tags[i], &rr->images[i],
+			     plan_strdup(pr, rr->images[i].digest), RS_KEEP, reason);
 }
 
 /* A repository's images as the walk sees them: one per digest with every tag naming it,
@@ -189,7 +192,9 @@ struct walk {
 	const struct rs_image **view;
 	struct rs_decision *dec, **decp;
 	size_t *dec_of;
-	char (*reason)[RS_REASON_MAX];
+	const char **reason; /* in `reasons`; an image's reason is often its neighbour's */
+	struct pool *reasons;
+	const char *last_reason;
 	size_t *passed_by; /* per image until an entry decides: the last that passed with a
 			    * reason, plus one; 0 when none did */
 	char *decided;     /* per image: an entry has set the outcome */
@@ -197,10 +202,11 @@ struct walk {
 };
 
 /* Groups rr's image tags by digest in tag-list order. */
-static void walk_group(struct walk *w, struct strmap *by_digest)
+static void walk_group(struct walk *w)
 {
 	const struct reg_repo *rr = w->rr;
 	size_t *image_of = xcalloc(rr->count + 1, sizeof(size_t)), *fill, labels = 0, members = 0;
+	struct strmap by_digest = {0};
 	int fresh;
 
 	w->imgs = xcalloc(rr->count + rr->untagged_count + 1, sizeof(*w->imgs));
@@ -212,7 +218,7 @@ static void walk_group(struct walk *w, struct strmap *by_digest)
 		w->subjects[i] = graph_subject(rr, ri);
 		if (w->subjects[i] || !ri->digest)
 			continue;
-		slot = strmap_slot(by_digest, ri->digest, &fresh);
+		slot = strmap_slot(&by_digest, ri->digest, &fresh);
 		if (fresh) {
 			*slot = (void *)(uintptr_t)(w->n + 1);
 			w->imgs[w->n++] = (struct rs_image){.digest = ri->digest,
@@ -227,6 +233,7 @@ static void walk_group(struct walk *w, struct strmap *by_digest)
 		w->first[image_of[i]]++; /* counts, made offsets below */
 		members++;
 	}
+	strmap_free(&by_digest);
 	w->tagged = w->n;
 	for (size_t k = 0; k <= w->n; k++)
 		w->first[k + 1] += w->first[k];
@@ -272,6 +279,14 @@ static void walk_group(struct walk *w, struct strmap *by_digest)
 	free(image_of);
 }
 
+/* A module's reason, kept for the plan: the same text as the last one kept is shared. */
+static const char *walk_keep_reason(struct walk *w, const char *reason)
+{
+	if (!w->last_reason || strcmp(w->last_reason, reason) != 0)
+		w->last_reason = pool_strdup(w->reasons, reason);
+	return w->last_reason;
+}
+
 static int walk_decide(void *arg, size_t entry, const size_t *images, size_t n, int *verdicts)
 {
 	struct walk *w = arg;
@@ -314,7 +329,7 @@ static int walk_decide(void *arg, size_t entry, const size_t *images, size_t n, 
 		verdicts[pos[q]] = (int)w->dec[q].verdict;
 		/* A walk no entry decides keeps the image: say what passed on it. */
 		if (w->dec[q].verdict == RS_PASS && w->dec[q].reason[0] && !w->decided[k]) {
-			memcpy(w->reason[k], w->dec[q].reason, RS_REASON_MAX);
+			w->reason[k] = walk_keep_reason(w, w->dec[q].reason);
 			w->passed_by[k] = entry + 1;
 		}
 	}
@@ -327,14 +342,28 @@ static void walk_decided(void *arg, size_t entry, size_t image)
 	struct walk *w = arg;
 
 	(void)entry;
-	memcpy(w->reason[image], w->dec[w->dec_of[image]].reason, RS_REASON_MAX);
+	w->reason[image] = walk_keep_reason(w, w->dec[w->dec_of[image]].reason);
 	w->decided[image] = 1;
+}
+
+/* What only the modules' calls need, released before the plan is built. */
+static void walk_free_calls(struct walk *w)
+{
+	free(w->view);
+	free(w->dec);
+	free(w->decp);
+	free(w->dec_of);
+	w->view = NULL;
+	w->dec = NULL;
+	w->decp = NULL;
+	w->dec_of = NULL;
 }
 
 static void walk_free(struct walk *w)
 {
-	for (size_t i = 0; i < w->rr->count; i++)
+	for (size_t i = 0; w->subjects && i < w->rr->count; i++)
 		free(w->subjects[i]);
+	walk_free_calls(w);
 	free(w->subjects);
 	free(w->imgs);
 	free(w->first);
@@ -342,27 +371,28 @@ static void walk_free(struct walk *w)
 	free(w->tags);
 	free(w->tagp);
 	free(w->labelp);
-	free(w->view);
-	free(w->dec);
-	free(w->decp);
-	free(w->dec_of);
 	free(w->reason);
+	pool_free(w->reasons);
 	free(w->passed_by);
 	free(w->decided);
+	memset(w, 0, sizeof(*w));
 }
 
-/* The plan's reason for an image: which entry decided, and what it said. */
-static char *walk_reason(const struct walk *w, size_t k, const struct dispatch_result *res)
+/* The plan's reason for an image, in pr's pool: which entry decided, and what it said. */
+static char *walk_reason(const struct walk *w, size_t k, const struct dispatch_result *res,
+			 struct plan_repo *pr)
 {
-	const char *name;
+	char text[RS_REASON_MAX + 100];
 
 	if (res->decided_by < 0 && !w->passed_by[k])
-		return xstrdup("no module decided: every module passed");
-	if (res->decided_by < 0)
-		return xasprintf("no module decided; %s passed: %s",
-				 w->pol->entries[w->passed_by[k] - 1].desc->name, w->reason[k]);
-	name = w->pol->entries[res->decided_by].desc->name;
-	return xasprintf("%s: %s", name, w->reason[k]);
+		snprintf(text, sizeof(text), "no module decided: every module passed");
+	else if (res->decided_by < 0)
+		snprintf(text, sizeof(text), "no module decided; %s passed: %s",
+			 w->pol->entries[w->passed_by[k] - 1].desc->name, w->reason[k]);
+	else
+		snprintf(text, sizeof(text), "%s: %s", w->pol->entries[res->decided_by].desc->name,
+			 w->reason[k]);
+	return plan_strdup_shared(pr, text);
 }
 
 /* A tag the registry listed under a name outside the tag grammar (registry.c marks it)
@@ -380,11 +410,10 @@ static void keep_invalid_names(struct plan_repo *pr, const struct reg_repo *rr)
 			    (t->verdict == RS_KEEP && !t->subject && !own))
 				continue; /* kept already, for its own reason */
 			t->verdict = RS_KEEP;
-			free(t->reason);
-			t->reason = xstrdup(own ? "invalid tag name: kept"
-						: "shares its image with a tag of invalid name: kept");
-			free(t->subject); /* kept as it is, not with a subject */
-			t->subject = NULL;
+			t->reason = plan_strdup_shared(
+			    pr, own ? "invalid tag name: kept"
+				    : "shares its image with a tag of invalid name: kept");
+			t->subject = NULL; /* kept as it is, not with a subject */
 		}
 	}
 }
@@ -395,7 +424,6 @@ void sweep_decide(const struct stack *s, const struct reg_repo *rr, int64_t now,
 	const struct stack_policy *pol = sweep_policy_for(s, rr->name);
 	static const struct dispatch_ops ops = {walk_decide, walk_decided};
 	struct walk w = {.pol = pol, .rr = rr, .now = now};
-	struct strmap by_digest = {0};
 	struct dispatch_result *res;
 	int(*actions)[RS_VERDICT_MAX];
 
@@ -403,12 +431,13 @@ void sweep_decide(const struct stack *s, const struct reg_repo *rr, int64_t now,
 		return; /* the caller selects only repositories a policy is for */
 	pr->policy = xstrdup(pol->location);
 	w.subjects = xcalloc(rr->count + 1, sizeof(char *));
-	walk_group(&w, &by_digest);
+	walk_group(&w);
 	w.view = xcalloc(w.n + 1, sizeof(*w.view));
 	w.dec = xcalloc(w.n + 1, sizeof(*w.dec));
 	w.decp = xcalloc(w.n + 1, sizeof(*w.decp));
 	w.dec_of = xcalloc(w.n + 1, sizeof(size_t));
 	w.reason = xcalloc(w.n + 1, sizeof(*w.reason));
+	w.reasons = pool_new();
 	w.passed_by = xcalloc(w.n + 1, sizeof(size_t));
 	w.decided = xcalloc(w.n + 1, 1);
 	res = xcalloc(w.n + 1, sizeof(*res));
@@ -420,32 +449,42 @@ void sweep_decide(const struct stack *s, const struct reg_repo *rr, int64_t now,
 		keep_all(pr, rr, w.failure); /* fail closed */
 		goto out;
 	}
+	free(actions);
+	actions = NULL;
+	walk_free_calls(&w);
 	pr->tag_count = rr->count;
 	pr->tags = xcalloc(rr->count + 1, sizeof(*pr->tags));
 	for (size_t i = 0; i < rr->count; i++) {
 		struct plan_tag *t = &pr->tags[i];
 
 		if (w.subjects[i]) {
-			plan_tag_set(t, &rr->images[i], RS_KEEP, NULL);
-			t->subject = w.subjects[i];
-			w.subjects[i] = NULL;
+			plan_tag_set(pr, t, &rr->images[i], plan_strdup(pr, rr->images[i].digest),
+				     RS_KEEP, NULL);
+			t->subject = plan_strdup(pr, w.subjects[i]);
 		} else if (!rr->images[i].digest) {
-			plan_tag_set(t, &rr->images[i], RS_KEEP,
-				     xstrdup("digest unknown: cannot be deleted safely"));
+			plan_tag_set(pr, t, &rr->images[i], NULL, RS_KEEP,
+				     plan_strdup_shared(pr, "digest unknown: cannot be deleted "
+							    "safely"));
 		}
 	}
 	for (size_t k = 0; k < w.n; k++) {
+		char *reason = walk_reason(&w, k, &res[k], pr);
+		char *digest = w.imgs[k].tag_count ? plan_strdup(pr, w.imgs[k].digest) : NULL;
+
 		for (size_t m = w.first[k]; m < w.first[k + 1]; m++)
-			plan_tag_set(&pr->tags[w.members[m]], &rr->images[w.members[m]],
-				     res[k].verdict, walk_reason(&w, k, &res[k]));
+			plan_tag_set(pr, &pr->tags[w.members[m]], &rr->images[w.members[m]], digest,
+				     res[k].verdict, reason);
 		if (!w.imgs[k].tag_count && res[k].verdict == RS_DELETE)
 			plan_add_deletion(pr, w.imgs[k].digest, w.imgs[k].media_type, NULL, 0)
-			    ->reason = walk_reason(&w, k, &res[k]);
+			    ->reason = reason;
 	}
+	/* The walk is done with: what follows needs only the plan and the scan. */
+	free(res);
+	res = NULL;
+	walk_free(&w);
 	keep_invalid_names(pr, rr);
 	graph_settle(pr, rr);
 out:
-	strmap_free(&by_digest);
 	free(actions);
 	free(res);
 	walk_free(&w);
@@ -493,8 +532,8 @@ static void add_api_referrers(struct plan_repo *r, const struct reg_repo *rr,
 		    strmap_get(&kept, q->found[i].digest))
 			continue;
 		d = plan_add_deletion(r, q->found[i].digest, q->media_types[i], NULL, 0);
-		d->follows = xstrdup(q->digest);
-		d->reason = xasprintf("referrer of %s (referrers API)", q->digest);
+		d->follows = plan_strdup(r, q->digest);
+		d->reason = pool_printf(r->pool, "referrer of %s (referrers API)", q->digest);
 	}
 	strmap_free(&kept);
 }
@@ -634,6 +673,8 @@ int sweep_plan(const struct sweep_opts *o, struct stack *s, struct registry *reg
 				graph_attach_bodies(pr, rr);
 		}
 	}
+	pool_adopt(plan_pool(out), scan.bodies); /* graph_attach_bodies borrowed them */
+	scan.bodies = NULL;
 	delete_api_referrers(out, &scan, reg);
 	graph_estimate(out, &scan, count < listed);
 	plan_check_guards(out);
@@ -719,8 +760,9 @@ static void tags_by_digest_free(struct tags_by_digest *t)
 
 /* Why deletion d must not go ahead given the repository as it is now, or NULL: one of its
  * tags now points elsewhere, or a tag the plan did not see points at its digest. */
-static char *changed_since_plan(const struct plan_deletion *d, const struct reg_repo *now,
-				const size_t *order, const struct tags_by_digest *on)
+static char *changed_since_plan(const struct plan_repo *r, const struct plan_deletion *d,
+				const struct reg_repo *now, const size_t *order,
+				const struct tags_by_digest *on)
 {
 	size_t on_digest = 0;
 
@@ -731,13 +773,14 @@ static char *changed_since_plan(const struct plan_deletion *d, const struct reg_
 		if (!img)
 			continue;
 		if (!img->digest || strcmp(img->digest, d->digest))
-			return xasprintf("tag %s moved to %s since the plan", d->tags[k],
-					 img->digest ? img->digest : "an unknown digest");
+			return pool_printf(r->pool, "tag %s moved to %s since the plan", d->tags[k],
+					   img->digest ? img->digest : "an unknown digest");
 	}
 	for (uintptr_t i = (uintptr_t)strmap_get(&on->head, d->digest); i; i = on->next[i - 1]) {
 		on_digest++;
 		if (on_digest > d->tag_count || !planned_tag(d, now->images[i - 1].tag))
-			return xasprintf("digest gained tag %s since the plan", now->images[i - 1].tag);
+			return pool_printf(r->pool, "digest gained tag %s since the plan",
+					   now->images[i - 1].tag);
 	}
 	return NULL;
 }
@@ -768,8 +811,9 @@ static void skip_referenced(struct plan_repo *r, const struct reg_repo *now)
 								  : NULL;
 
 				if (d && !d->skipped) {
-					d->skipped = xasprintf("index %s, which stays, references it",
-							       parent->digest);
+					d->skipped = pool_printf(r->pool, "index %s, which stays, "
+									 "references it",
+								 parent->digest);
 					skipped++;
 				}
 			}
@@ -805,14 +849,17 @@ static void fetch_missing_bodies(struct registry *reg, struct plan *p,
 	}
 	registry_get_manifests(reg, gets, n);
 	for (size_t i = 0; i < n; i++) {
-		of[i]->body = gets[i].body;
+		of[i]->body = gets[i].body ? pool_strndup(p->pool, gets[i].body, gets[i].body_len)
+					   : NULL;
 		of[i]->body_len = gets[i].body_len;
+		free(gets[i].body);
 		if (gets[i].http_status == 404 && gone_is_done) {
 			of[i]->done = 1;
 			log_msg(RS_LOG_INFO, "%s@%s: already gone", gets[i].repo, of[i]->digest);
-		} else if (!gets[i].body) {
-			of[i]->skipped = xasprintf("its manifest could not be read for the journal: %s",
-						   gets[i].error);
+		} else if (!of[i]->body) {
+			of[i]->skipped = pool_printf(p->pool, "its manifest could not be read for the "
+							      "journal: %s",
+						     gets[i].error);
 		}
 	}
 	free(of);
@@ -825,7 +872,7 @@ static void skip_repo(struct plan_repo *r, const char *why)
 	log_msg(RS_LOG_WARN, "%s: its %zu deletions skipped: %s", r->name, r->deletion_count, why);
 	for (size_t k = 0; k < r->deletion_count; k++)
 		if (!r->deletions[k].skipped)
-			r->deletions[k].skipped = xstrdup(why);
+			r->deletions[k].skipped = plan_strdup(r, why);
 }
 
 /* Re-resolves every tag of the repositories with deletions and marks what changed. */
@@ -871,7 +918,7 @@ static void verify_plan(struct registry *reg, struct plan *p)
 		for (size_t k = 0; k < repos[i]->deletion_count; k++) {
 			struct plan_deletion *d = &repos[i]->deletions[k];
 
-			d->skipped = changed_since_plan(d, now, order, &on);
+			d->skipped = changed_since_plan(repos[i], d, now, order, &on);
 		}
 		tags_by_digest_free(&on);
 		skip_referenced(repos[i], now);
@@ -882,6 +929,8 @@ static void verify_plan(struct registry *reg, struct plan *p)
 		graph_attach_bodies(repos[i], now);
 		free(order);
 	}
+	pool_adopt(plan_pool(p), scan.bodies); /* graph_attach_bodies borrowed them */
+	scan.bodies = NULL;
 	registry_scan_free(&scan);
 	fetch_missing_bodies(reg, p, NULL, 1);
 	free(repos);
@@ -894,8 +943,8 @@ struct sending {
 	struct plan_deletion *d;
 };
 
-/* Marks d skipped for why (taken over) and says so. */
-static void skip(const struct plan_repo *r, struct plan_deletion *d, char *why)
+/* Marks d skipped for why (in r's pool) and says so. */
+static void skip(struct plan_repo *r, struct plan_deletion *d, char *why)
 {
 	d->skipped = why;
 	log_msg(RS_LOG_WARN, "%s@%s skipped: %s", r->name, d->digest, why);
@@ -914,7 +963,7 @@ static int followed(struct plan_repo *r, struct plan_deletion *d)
 		if (f && !f->done && !f->error && !f->skipped) {
 			settled = 0;
 		} else if (!f || !f->done) {
-			skip(r, d, xasprintf("%s, which it follows, was not deleted", digest));
+			skip(r, d, pool_printf(r->pool, "%s, which it follows, was not deleted", digest));
 			return -1;
 		}
 	}
@@ -933,11 +982,11 @@ static int ready(struct plan_repo *r, struct plan_deletion *d, int journaling)
 	if (f <= 0)
 		return f;
 	if (journaling && !d->body) {
-		skip(r, d, xstrdup("its manifest could not be read for the journal"));
+		skip(r, d, plan_strdup_shared(r, "its manifest could not be read for the journal"));
 		return -1;
 	}
 	if (journaling && strncmp(d->digest, "sha256:", 7) != 0) {
-		skip(r, d, xstrdup("the journal takes sha256 digests only"));
+		skip(r, d, plan_strdup_shared(r, "the journal takes sha256 digests only"));
 		return -1;
 	}
 	return 1;
@@ -982,7 +1031,7 @@ static size_t send_chunk(struct registry *reg, const char *storage_root,
 		if (!dels[i].ok && http_interrupted() && dels[i].http_status == 0) {
 			failed--;
 		} else if (!dels[i].ok) {
-			d->error = xstrdup(dels[i].error);
+			d->error = plan_strdup(batch[i].repo, dels[i].error);
 			log_msg(RS_LOG_ERROR, "%s@%s: %s", batch[i].repo->name, d->digest, d->error);
 		}
 	}
@@ -1042,7 +1091,8 @@ size_t sweep_apply(struct plan *p, struct registry *reg, struct journal *journal
 		if (journal && journal_batch(journal, p, batch, n, &e)) {
 			log_msg(RS_LOG_ERROR, "%s: nothing more is deleted", e.msg);
 			for (size_t i = 0; i < n; i++)
-				batch[i].d->error = xasprintf("not sent: %s", e.msg);
+				batch[i].d->error =
+				    pool_printf(batch[i].repo->pool, "not sent: %s", e.msg);
 			failed += n;
 			break;
 		}

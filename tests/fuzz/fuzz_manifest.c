@@ -16,7 +16,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    size % 2 ? "application/vnd.oci.image.manifest.v1+json; charset=utf-8" : NULL;
 
 	util_sha256(data, size, digest);
-	if (registry_manifest_from_body(pool, &m, digest, (const char *)data, size,
+	if (registry_manifest_from_body(pool, pool, &m, digest, (const char *)data, size,
 					content_type) == 0) {
 		struct reg_repo repo = {0};
 

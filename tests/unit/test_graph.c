@@ -60,6 +60,7 @@ static void image(struct reg_scan *scan, struct plan_repo *pr, const char *tag,
 {
 	struct reg_repo *rr = &scan->repos[0];
 	struct plan_tag *t;
+	char *subject;
 
 	rr->images = xrealloc(rr->images, (rr->count + 1) * sizeof(*rr->images));
 	rr->images[rr->count++] = (struct reg_image){.tag = pool_strdup(scan->pool, tag),
@@ -67,11 +68,13 @@ static void image(struct reg_scan *scan, struct plan_repo *pr, const char *tag,
 	pr->tags = xrealloc(pr->tags, (pr->tag_count + 1) * sizeof(*pr->tags));
 	t = &pr->tags[pr->tag_count++];
 	memset(t, 0, sizeof(*t));
-	t->tag = xstrdup(tag);
-	t->digest = xstrdup(digest);
+	t->tag = plan_strdup(pr, tag);
+	t->digest = plan_strdup(pr, digest);
 	t->verdict = v;
-	t->reason = xstrdup("policy");
-	t->subject = graph_subject(rr, &rr->images[rr->count - 1]);
+	t->reason = plan_strdup(pr, "policy");
+	subject = graph_subject(rr, &rr->images[rr->count - 1]);
+	t->subject = plan_strdup(pr, subject);
+	free(subject);
 }
 
 /* old -> I (deleted), new -> J (kept), x -> X (deleted), s -> S (a referrer of C1), and
@@ -203,7 +206,7 @@ static void test_estimate_from_bodies(void)
 	for (size_t i = 0; i < 2; i++) {
 		struct plan_deletion *d = plan_add_deletion(&p.repos[0], digests[i], NULL, NULL, 0);
 
-		d->body = xstrdup(body);
+		d->body = plan_strdup(&p.repos[0], body);
 		d->body_len = strlen(body);
 	}
 	graph_estimate(&p, &scan, 0);

@@ -21,12 +21,12 @@ static void add_tag(struct plan_repo *r, const char *tag, const char *digest,
 	r->tags = xrealloc(r->tags, (r->tag_count + 1) * sizeof(*r->tags));
 	t = &r->tags[r->tag_count++];
 	memset(t, 0, sizeof(*t));
-	t->tag = xstrdup(tag);
-	t->digest = digest ? xstrdup(digest) : NULL;
-	t->media_type = xstrdup("application/vnd.docker.distribution.manifest.v2+json");
+	t->tag = plan_strdup(r, tag);
+	t->digest = plan_strdup(r, digest);
+	t->media_type = plan_strdup_shared(r, "application/vnd.docker.distribution.manifest.v2+json");
 	t->created = 1714558830;
 	t->verdict = v;
-	t->reason = xstrdup("test");
+	t->reason = plan_strdup_shared(r, "test");
 }
 
 static void sample(struct plan *p)
@@ -193,8 +193,7 @@ static void test_plan_reader(void)
 	char *json, *text, *path, *at;
 
 	sample(&p);
-	free(p.repos[0].tags[5].reason);
-	p.repos[0].tags[5].reason = xstrdup("caf\xc3\xa9 \"q\" \\ \x01 /");
+	p.repos[0].tags[5].reason = plan_strdup(&p.repos[0], "caf\xc3\xa9 \"q\" \\ \x01 /");
 	json = plan_to_json(&p, 0);
 	plan_free(&p);
 
@@ -268,7 +267,7 @@ static void add_referrer(struct plan_repo *r, const char *tag, const char *subje
 			 enum rs_verdict v)
 {
 	add_tag(r, tag, D3, v);
-	r->tags[r->tag_count - 1].subject = xstrdup(subject);
+	r->tags[r->tag_count - 1].subject = plan_strdup(r, subject);
 }
 
 /* Signature tags follow their image: they neither dilute max_delete_percent nor, kept for
