@@ -1,6 +1,7 @@
 /* graph.c - referrers, index children and the reclaimable-space estimate of a plan. */
 #include "graph.h"
 
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,34 +62,6 @@ static void kept_sets(const struct plan_repo *pr, const struct reg_repo *rr, str
 	}
 }
 
-/* A plan's tags by digest: head maps a digest to the index + 1 of its first tag, next[i]
- * is the index + 1 of the one after tag i, in tag order; 0 ends a chain. */
-struct tag_chains {
-	struct strmap head;
-	size_t *next;
-};
-
-static void tag_chains_build(struct tag_chains *c, const struct plan_repo *pr)
-{
-	int fresh;
-
-	c->next = xcalloc(pr->tag_count + 1, sizeof(size_t));
-	for (size_t i = pr->tag_count; i-- > 0;) {
-		void **slot;
-
-		if (!pr->tags[i].digest)
-			continue;
-		slot = strmap_slot(&c->head, pr->tags[i].digest, &fresh);
-		c->next[i] = (uintptr_t)*slot;
-		*slot = (void *)(uintptr_t)(i + 1);
-	}
-}
-
-static void tag_chains_free(struct tag_chains *c)
-{
-	strmap_free(&c->head);
-	free(c->next);
-}
 
 /* d must also wait for the deletion of digest (a second index listing it). */
 static void also_follow(struct plan_repo *pr, struct plan_deletion *d, const char *digest)
@@ -149,7 +122,7 @@ static size_t delete_children(struct plan_repo *pr, const struct reg_repo *rr,
 /* Deletes the referrer tags whose subject is deleted, one deletion per digest all of whose
  * tags go; a referrer sharing its digest with a kept tag, or that a kept index lists,
  * stays.  Returns deletions added. */
-static size_t delete_referrers(struct plan_repo *pr, const struct tag_chains *by_digest,
+static size_t delete_referrers(struct plan_repo *pr, const struct strchains *by_digest,
 			       const struct strmap *kept_children)
 {
 	size_t added = 0;
@@ -164,7 +137,7 @@ static size_t delete_referrers(struct plan_repo *pr, const struct tag_chains *by
 	for (size_t i = 0; i < pr->tag_count; i++) {
 		struct plan_tag *t = &pr->tags[i];
 		const struct plan_tag *kept = NULL;
-		size_t first = (uintptr_t)strmap_get(&by_digest->head, t->digest ? t->digest : "");
+		size_t first = strchains_first(by_digest, t->digest);
 		char **tags;
 		size_t n = 0;
 		struct plan_deletion *d;
@@ -206,7 +179,7 @@ static size_t delete_referrers(struct plan_repo *pr, const struct tag_chains *by
 /* Untagged manifests with a subject (signatures pushed without a tag, found in storage) go
  * with their subject when nothing kept holds on to them.  Returns deletions added. */
 static size_t delete_untagged_referrers(struct plan_repo *pr, const struct reg_repo *rr,
-					const struct strmap *kept, const struct tag_chains *tagged)
+					const struct strmap *kept, const struct strchains *tagged)
 {
 	size_t added = 0;
 
@@ -216,7 +189,7 @@ static size_t delete_untagged_referrers(struct plan_repo *pr, const struct reg_r
 
 		if (!r->subject || !plan_find_deletion(pr, r->subject) ||
 		    plan_find_deletion(pr, r->digest) || strmap_get(kept, r->digest) ||
-		    strmap_get(&tagged->head, r->digest))
+		    strchains_first(tagged, r->digest))
 			continue;
 		d = plan_add_deletion(pr, r->digest, r->media_type, NULL, 0);
 		d->follows = plan_strdup(pr, r->subject);
@@ -236,7 +209,8 @@ void graph_kept(const struct plan_repo *pr, const struct reg_repo *rr, struct st
 
 void graph_settle(struct plan_repo *pr, const struct reg_repo *rr)
 {
-	struct tag_chains by_digest = {0};
+	/* The plan's tags by digest (only referrers need them). */
+	struct strchains by_digest = {0};
 	int referrers = 0;
 	size_t added;
 
@@ -252,7 +226,8 @@ void graph_settle(struct plan_repo *pr, const struct reg_repo *rr)
 		referrers = rr->manifests[m].subject != NULL;
 	plan_group_digests(pr);
 	if (referrers)
-		tag_chains_build(&by_digest, pr);
+		strchains_build(&by_digest, pr->tags, pr->tag_count, sizeof(*pr->tags),
+				offsetof(struct plan_tag, digest));
 	/* A referrer of a child, or of a referrer, settles in a later round.  Unsettled
 	 * referrers count as kept: they hold on to their children until then. */
 	do {
@@ -276,7 +251,7 @@ void graph_settle(struct plan_repo *pr, const struct reg_repo *rr)
 				    : pool_printf(pr->pool, "its subject %s is not in the repository: kept",
 						  t->subject);
 	}
-	tag_chains_free(&by_digest);
+	strchains_free(&by_digest);
 }
 
 void graph_attach_bodies(struct plan_repo *pr, const struct reg_repo *rr)

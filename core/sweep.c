@@ -2,6 +2,7 @@
 #define _GNU_SOURCE /* qsort_r */
 #include "sweep.h"
 
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -729,40 +730,11 @@ static const struct reg_image *find_tag(const struct reg_repo *now, const size_t
 	return NULL;
 }
 
-/* A rescanned repository's tags by digest: head holds the first index + 1 of each digest's
- * tags, next[i] the index + 1 of the one after tag i; 0 ends a chain. */
-struct tags_by_digest {
-	struct strmap head;
-	size_t *next;
-};
-
-static void tags_by_digest_build(struct tags_by_digest *t, const struct reg_repo *now)
-{
-	int fresh;
-
-	t->next = xcalloc(now->count + 1, sizeof(size_t));
-	for (size_t i = now->count; i-- > 0;) {
-		void **slot;
-
-		if (!now->images[i].digest)
-			continue;
-		slot = strmap_slot(&t->head, now->images[i].digest, &fresh);
-		t->next[i] = fresh ? 0 : (uintptr_t)*slot;
-		*slot = (void *)(uintptr_t)(i + 1);
-	}
-}
-
-static void tags_by_digest_free(struct tags_by_digest *t)
-{
-	strmap_free(&t->head);
-	free(t->next);
-}
-
 /* Why deletion d must not go ahead given the repository as it is now, or NULL: one of its
  * tags now points elsewhere, or a tag the plan did not see points at its digest. */
 static char *changed_since_plan(const struct plan_repo *r, const struct plan_deletion *d,
 				const struct reg_repo *now, const size_t *order,
-				const struct tags_by_digest *on)
+				const struct strchains *on)
 {
 	size_t on_digest = 0;
 
@@ -776,7 +748,7 @@ static char *changed_since_plan(const struct plan_repo *r, const struct plan_del
 			return pool_printf(r->pool, "tag %s moved to %s since the plan", d->tags[k],
 					   img->digest ? img->digest : "an unknown digest");
 	}
-	for (uintptr_t i = (uintptr_t)strmap_get(&on->head, d->digest); i; i = on->next[i - 1]) {
+	for (size_t i = strchains_first(on, d->digest); i; i = on->next[i - 1]) {
 		on_digest++;
 		if (on_digest > d->tag_count || !planned_tag(d, now->images[i - 1].tag))
 			return pool_printf(r->pool, "digest gained tag %s since the plan",
@@ -900,7 +872,7 @@ static void verify_plan(struct registry *reg, struct plan *p)
 	}
 	for (size_t i = 0; i < scan.count && i < n; i++) {
 		const struct reg_repo *now = &scan.repos[i];
-		struct tags_by_digest on = {0};
+		struct strchains on = {0}; /* the rescanned tags by digest */
 		size_t *order;
 
 		if (now->error) {
@@ -914,13 +886,14 @@ static void verify_plan(struct registry *reg, struct plan *p)
 		for (size_t k = 0; k < now->count; k++)
 			order[k] = k;
 		qsort_r(order, now->count, sizeof(size_t), by_tag, now->images);
-		tags_by_digest_build(&on, now);
+		strchains_build(&on, now->images, now->count, sizeof(*now->images),
+				offsetof(struct reg_image, digest));
 		for (size_t k = 0; k < repos[i]->deletion_count; k++) {
 			struct plan_deletion *d = &repos[i]->deletions[k];
 
 			d->skipped = changed_since_plan(repos[i], d, now, order, &on);
 		}
-		tags_by_digest_free(&on);
+		strchains_free(&on);
 		skip_referenced(repos[i], now);
 		for (size_t k = 0; k < repos[i]->deletion_count; k++)
 			if (repos[i]->deletions[k].skipped)

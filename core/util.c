@@ -649,6 +649,38 @@ void strmap_free(struct strmap *m)
 	memset(m, 0, sizeof(*m));
 }
 
+void strchains_build(struct strchains *c, const void *base, size_t n, size_t stride,
+		     size_t key_offset)
+{
+	int fresh;
+
+	memset(c, 0, sizeof(*c));
+	c->next = xcalloc(n + 1, sizeof(size_t));
+	for (size_t i = n; i-- > 0;) {
+		const char *key;
+		void **slot;
+
+		memcpy(&key, (const char *)base + i * stride + key_offset, sizeof(key));
+		if (!key)
+			continue;
+		slot = strmap_slot(&c->head, key, &fresh);
+		c->next[i] = (uintptr_t)*slot;
+		*slot = (void *)(uintptr_t)(i + 1);
+	}
+}
+
+size_t strchains_first(const struct strchains *c, const char *key)
+{
+	return key ? (uintptr_t)strmap_get(&c->head, key) : 0;
+}
+
+void strchains_free(struct strchains *c)
+{
+	strmap_free(&c->head);
+	free(c->next);
+	memset(c, 0, sizeof(*c));
+}
+
 void util_format_size(int64_t bytes, char *out, size_t outlen)
 {
 	static const char *const units[] = {"KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};

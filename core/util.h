@@ -106,6 +106,22 @@ void **strmap_slot(struct strmap *m, const char *key, int *fresh);
 void *strmap_get(const struct strmap *m, const char *key);
 void strmap_free(struct strmap *m);
 
+/* The elements of an array grouped by a string member (a digest), in array order:
+ * strchains_first gives the index + 1 of the first element with a key, next[i] the index + 1
+ * of the one after element i; 0 ends a chain.  Elements whose key is NULL are left out.
+ * Keys are borrowed from the array. */
+struct strchains {
+	struct strmap head;
+	size_t *next;
+};
+
+/* Chains over base[0..n), elements of stride bytes whose key is the char * at key_offset
+ * (offsetof). */
+void strchains_build(struct strchains *c, const void *base, size_t n, size_t stride,
+		     size_t key_offset);
+size_t strchains_first(const struct strchains *c, const char *key);
+void strchains_free(struct strchains *c);
+
 struct stat;
 
 /* Why a file (or directory) described by st must not be trusted to hold code or secrets,

@@ -1,4 +1,5 @@
 /* test_util.c - duration and RFC 3339 parsing, first-error-wins text. */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -166,6 +167,56 @@ static void test_pool(void)
 	pool_free(NULL);
 }
 
+/* pool_printf and pool_adopt: what one pool made lives on in the other. */
+static void test_pool_adopt(void)
+{
+	struct pool *keep = pool_new(), *scan = pool_new();
+	char *body = pool_printf(scan, "{\"size\":%d,\"of\":\"%s\"}", 42, "x");
+	char *own = pool_strdup(keep, "own");
+
+	pool_adopt(keep, scan); /* scan is released */
+	CU_ASSERT_STRING_EQUAL(body, "{\"size\":42,\"of\":\"x\"}");
+	CU_ASSERT_STRING_EQUAL(pool_strdup(keep, "after"), "after");
+	CU_ASSERT_STRING_EQUAL(own, "own");
+	pool_adopt(keep, NULL);
+	pool_free(keep);
+}
+
+/* Elements grouped by a string member, in array order, NULL keys left out; a map of keys
+ * (no stored hash) that grows past its first size still finds every one. */
+static void test_chains(void)
+{
+	struct item {
+		int n;
+		const char *key;
+	} items[] = {{0, "a"}, {1, NULL}, {2, "b"}, {3, "a"}, {4, "c"}, {5, "a"}, {6, NULL}};
+	struct strchains c;
+	struct strmap m = {0};
+	char keys[500][8], order[16] = "";
+	size_t i, found = 0;
+	int fresh;
+
+	strchains_build(&c, items, 7, sizeof(items[0]), offsetof(struct item, key));
+	for (i = strchains_first(&c, "a"); i; i = c.next[i - 1])
+		order[strlen(order)] = (char)('0' + items[i - 1].n);
+	CU_ASSERT_STRING_EQUAL(order, "035");
+	CU_ASSERT_EQUAL(strchains_first(&c, "b"), 3);
+	CU_ASSERT_EQUAL(c.next[2], 0);
+	CU_ASSERT_EQUAL(strchains_first(&c, "z"), 0);
+	CU_ASSERT_EQUAL(strchains_first(&c, NULL), 0);
+	strchains_free(&c);
+	for (i = 0; i < 500; i++) {
+		snprintf(keys[i], sizeof(keys[i]), "k%zu", i);
+		*strmap_slot(&m, keys[i], &fresh) = keys[i];
+		found += fresh;
+	}
+	for (i = 0; i < 500; i++)
+		found += strmap_get(&m, keys[i]) == keys[i];
+	CU_ASSERT_EQUAL(found, 1000);
+	CU_ASSERT_PTR_NULL(strmap_get(&m, "k500"));
+	strmap_free(&m);
+}
+
 /* What a hostile registry may put in a name reaches a terminal only as \xNN. */
 static void test_escape(void)
 {
@@ -250,6 +301,8 @@ void suite_util(void)
 		{"repository names and digests", test_names},
 		{"sizes for people", test_format_size},
 		{"pools", test_pool},
+		{"pool adoption", test_pool_adopt},
+		{"chains and maps of strings", test_chains},
 		{"terminal escaping", test_escape},
 		{"json writer", test_json_writer},
 		{NULL, NULL},
