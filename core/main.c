@@ -408,7 +408,8 @@ static int cmd_plan(struct cli *c)
  * settings and repository filters; its policy plays no part. */
 static int cmd_report(struct cli *c)
 {
-	const unsigned needs = RS_NEED_DIGEST | RS_NEED_CREATED | RS_NEED_SIZE | REG_NEED_GRAPH;
+	const unsigned needs =
+	    RS_NEED_DIGEST | RS_NEED_CREATED | RS_NEED_SIZE | REG_NEED_GRAPH | REG_NEED_LAYERS;
 	struct stack s;
 	struct registry *reg;
 	struct reg_scan scan = {0};

@@ -905,11 +905,12 @@ static char *media_type_in(struct pool *pool, const char *s, size_t n)
 }
 
 /* Where a manifest's parts go: its strings and arrays to pool, its bytes to bodies (NULL:
- * only their length is kept), and its blobs' digests, when blobs is non-NULL, to pool once
- * per map: images share most of their layers. */
+ * only their length is kept), and its blobs' digests (unless no_blobs: none is kept) to
+ * pool, once per map when blobs is non-NULL: images share most of their layers. */
 struct manifest_store {
 	struct pool *pool, *bodies;
 	struct strmap *blobs;
+	int no_blobs;
 };
 
 static char *blob_digest(const struct manifest_store *st, const char *d)
@@ -961,7 +962,7 @@ static int manifest_parse(const struct manifest_store *st, struct reg_manifest *
 		}
 		return 0;
 	}
-	if (!cJSON_IsObject(config))
+	if (!cJSON_IsObject(config) || st->no_blobs)
 		return 0;
 	m->blobs = pool_calloc(pool, 1 + (size_t)cJSON_GetArraySize(layers), sizeof(*m->blobs));
 	if (!(d = valid_digest(config)))
@@ -979,7 +980,7 @@ int registry_manifest_from_body(struct pool *pool, struct pool *bodies, struct r
 				const char *digest, const char *body, size_t len,
 				const char *media_type)
 {
-	const struct manifest_store st = {pool, bodies, NULL};
+	const struct manifest_store st = {pool, bodies, NULL, 0};
 	cJSON *doc = cJSON_ParseWithLength(body, len);
 	int rc = cJSON_IsObject(doc) ? manifest_parse(&st, m, doc, pool_strdup(pool, digest), body,
 						      len, media_type)
@@ -994,7 +995,8 @@ int registry_manifest_from_body(struct pool *pool, struct pool *bodies, struct r
 static int graph_read(struct fetch *f, const struct http_response *resp, const cJSON *doc)
 {
 	struct reg_manifest *m = &f->node;
-	const struct manifest_store st = {f->rs->scan->pool, f->rs->scan->bodies, &f->rs->blobs};
+	const struct manifest_store st = {f->rs->scan->pool, f->rs->scan->bodies, &f->rs->blobs,
+					  !(f->rs->scan->needs & (REG_NEED_LAYERS | REG_NEED_BLOBS))};
 
 	if (manifest_parse(&st, m, doc, f->digest, resp->body, resp->body_len,
 			   resp->content_type)) {

@@ -80,12 +80,15 @@ struct reg_repo {
 
 /* Scan needs beyond the SDK's RS_NEED_* bits, for the core alone. */
 #define REG_NEED_GRAPH (1u << 16) /* GET every tag's manifest and every index child, keep
-				   * their bodies, children, blobs and subject */
+				   * their children and subject */
 #define REG_NEED_BLOBS (1u << 17) /* with GRAPH: HEAD every blob; one that does not answer
 				   * 200 is a repository error (post-GC validation) */
 #define REG_NEED_BODIES (1u << 18) /* with GRAPH: keep every manifest's exact bytes (what
 				    * a journal records); without it body is NULL and only
 				    * body_len is kept */
+#define REG_NEED_LAYERS (1u << 19) /* with GRAPH: keep each image manifest's blobs (config,
+				    * layers), which the reclaimable estimate and the report
+				    * count; BLOBS implies it.  Without it blob_count is 0 */
 
 struct reg_scan {
 	struct reg_repo *repos;

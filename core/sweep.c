@@ -136,11 +136,11 @@ int sweep_select(struct registry *reg, const struct stack *s, char ***names, siz
 	return 0;
 }
 
-/* Every image fact any policy module asks for; the digest is always needed to delete, and
- * the graph to know what else goes with it. */
+/* Every image fact any policy module asks for; the digest is always needed to delete, the
+ * graph to know what else goes with it, and its layers to estimate what GC frees. */
 static unsigned stack_needs(const struct stack *s)
 {
-	unsigned needs = RS_NEED_DIGEST | REG_NEED_GRAPH;
+	unsigned needs = RS_NEED_DIGEST | REG_NEED_GRAPH | REG_NEED_LAYERS;
 
 	for (size_t i = 0; i < s->policy_count; i++)
 		for (size_t k = 0; k < s->policies[i].count; k++)

@@ -269,6 +269,7 @@ static unsigned needs_of(const char *words)
 		{"digest", RS_NEED_DIGEST}, {"created", RS_NEED_CREATED},
 		{"labels", RS_NEED_LABELS}, {"size", RS_NEED_SIZE},
 		{"graph", REG_NEED_GRAPH},  {"blobs", REG_NEED_BLOBS},
+		{"layers", REG_NEED_LAYERS},
 	};
 	unsigned needs = 0;
 
@@ -445,7 +446,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const struct registry_opts opts = {.url = "http://127.0.0.1:5000",
 						  .concurrency = 4};
-	unsigned needs = RS_NEED_CREATED | RS_NEED_LABELS | RS_NEED_SIZE | REG_NEED_GRAPH;
+	unsigned needs =
+	    RS_NEED_CREATED | RS_NEED_LABELS | RS_NEED_SIZE | REG_NEED_GRAPH | REG_NEED_LAYERS;
 	char *fallback[] = {"library/app"}, **names = NULL, **repos = fallback;
 	size_t count = 0, nrepos = 1;
 	struct rs_err e = {{0}};
