@@ -348,8 +348,10 @@ char *plan_to_json(const struct plan *p, int with_results)
 	return text.data;
 }
 
-/* Elements are read into r's pool (r: a repository, or a stand-in with the plan's pool). */
-static int read_deletion(const cJSON *j, struct plan_repo *r, struct plan_deletion *d)
+/* Elements are read into r's pool (r: a repository, or a stand-in with the plan's pool).  A
+ * deletion's digest is the copy its tags have (in tag_digests) when there is one. */
+static int read_deletion(const cJSON *j, struct plan_repo *r, const struct strmap *tag_digests,
+			 struct plan_deletion *d)
 {
 	const char *digest = json_string(j, "digest"), *mt = json_string(j, "media_type");
 	const char *follows = json_string(j, "follows"), *reason = json_string(j, "reason");
@@ -366,7 +368,9 @@ static int read_deletion(const cJSON *j, struct plan_repo *r, struct plan_deleti
 			return -1;
 		d->also_follows[d->also_follows_count++] = plan_strdup(r, t->valuestring);
 	}
-	d->digest = plan_strdup(r, digest);
+	d->digest = strmap_get(tag_digests, digest);
+	if (!d->digest)
+		d->digest = plan_strdup(r, digest);
 	d->media_type = plan_strdup_shared(r, mt);
 	d->follows = plan_strdup(r, follows);
 	d->reason = plan_strdup_shared(r, reason);
@@ -447,6 +451,8 @@ struct plan_reader {
 struct repo_reader {
 	cJSON *shell;
 	struct plan_repo strings; /* the plan's pool, for the elements read */
+	struct strmap tag_digests; /* the digests of the first `indexed` tags, for deletions */
+	size_t indexed;
 	struct plan_tag *tags;
 	struct plan_deletion *deletions;
 	size_t tag_count, deletion_count, tag_cap, deletion_cap;
@@ -456,6 +462,7 @@ struct repo_reader {
 
 static void repo_reader_free(struct repo_reader *rr)
 {
+	strmap_free(&rr->tag_digests);
 	free(rr->tags);
 	free(rr->deletions);
 	cJSON_Delete(rr->shell);
@@ -474,10 +481,16 @@ static int read_element(struct plan_reader *pr, struct repo_reader *rr, enum jr_
 	 * JSON and its seal checked before that error is reported. */
 	if (!rr->bad_tag && !rr->bad_deletion && !err_isset(&pr->content)) {
 		if (deletion) {
+			int fresh;
+
+			for (; rr->indexed < rr->tag_count; rr->indexed++)
+				if (rr->tags[rr->indexed].digest)
+					*strmap_slot(&rr->tag_digests, rr->tags[rr->indexed].digest,
+						     &fresh) = rr->tags[rr->indexed].digest;
 			rr->deletions = grow(rr->deletions, &rr->deletion_cap, rr->deletion_count + 1,
 					     sizeof(*rr->deletions));
 			memset(&rr->deletions[rr->deletion_count], 0, sizeof(*rr->deletions));
-			bad = read_deletion(j, &rr->strings,
+			bad = read_deletion(j, &rr->strings, &rr->tag_digests,
 					    &rr->deletions[rr->deletion_count++]);
 			rr->bad_deletion = bad ? rr->deletion_count : 0;
 		} else {
