@@ -62,7 +62,6 @@ static void kept_sets(const struct plan_repo *pr, const struct reg_repo *rr, str
 	}
 }
 
-
 /* d must also wait for the deletion of digest (a second index listing it). */
 static void also_follow(struct plan_repo *pr, struct plan_deletion *d, const char *digest)
 {

@@ -962,16 +962,21 @@ static int manifest_parse(const struct manifest_store *st, struct reg_manifest *
 		}
 		return 0;
 	}
-	if (!cJSON_IsObject(config) || st->no_blobs)
+	if (!cJSON_IsObject(config))
 		return 0;
-	m->blobs = pool_calloc(pool, 1 + (size_t)cJSON_GetArraySize(layers), sizeof(*m->blobs));
+	/* Checked whether kept or not: a manifest with a bad descriptor is an error either way. */
+	if (!st->no_blobs)
+		m->blobs = pool_calloc(pool, 1 + (size_t)cJSON_GetArraySize(layers),
+				       sizeof(*m->blobs));
 	if (!(d = valid_digest(config)))
 		return -1;
-	m->blobs[m->blob_count++] = (struct reg_blob){blob_digest(st, d), desc_size(config)};
+	if (m->blobs)
+		m->blobs[m->blob_count++] = (struct reg_blob){blob_digest(st, d), desc_size(config)};
 	cJSON_ArrayForEach(v, layers) {
 		if (!(d = valid_digest(v)))
 			return -1;
-		m->blobs[m->blob_count++] = (struct reg_blob){blob_digest(st, d), desc_size(v)};
+		if (m->blobs)
+			m->blobs[m->blob_count++] = (struct reg_blob){blob_digest(st, d), desc_size(v)};
 	}
 	return 0;
 }
@@ -1168,11 +1173,9 @@ static void on_fetch(const struct http_response *resp, void *arg)
 		config_read(f, resp);
 }
 
-static void on_tag(const struct http_response *resp, void *arg);
-
 /* A tag's manifest, by HEAD (digest only) or GET.  A GET's digest is always the body's own,
  * checked against Docker-Content-Digest; a HEAD without that header is asked again as a
- * GET. */
+ * GET (whose answer comes here directly: the HEAD's answer queued the next tag). */
 static void tag_read(const struct http_response *resp, void *arg)
 {
 	struct tag_job *t = arg;
@@ -1207,7 +1210,7 @@ static void tag_read(const struct http_response *resp, void *arg)
 	}
 	if (resp->method == HTTP_HEAD && !resp->digest) {
 		progress_grow(1);
-		repo_get(rs, HTTP_GET, "manifests/", img->tag, manifest_accept, on_tag, t);
+		repo_get(rs, HTTP_GET, "manifests/", img->tag, manifest_accept, tag_read, t);
 		return;
 	}
 	if (resp->method == HTTP_GET && body_verify(rs, resp, NULL, got) < 0)
@@ -1230,8 +1233,11 @@ static void tag_read(const struct http_response *resp, void *arg)
 }
 
 /* Manifest requests queued ahead of the executor per repository: a list of 50,000 tags
- * queues 1,024, and each answer queues the next, instead of 50,000 requests at once. */
+ * queues 1,024, and each tag's first answer queues the next, instead of 50,000 requests at
+ * once. */
 #define TAGS_QUEUED 1024
+
+static void on_tag(const struct http_response *resp, void *arg);
 
 static void tags_feed(struct repo_scan *rs, size_t n)
 {
@@ -1323,7 +1329,7 @@ static void tags_end(void *arg, const struct http_response *resp, const char *wh
 	tags_feed(rs, TAGS_QUEUED);
 }
 
-/* The fetch itself lives in the scan's pool; only a waiter never served is its own. */
+/* The fetch itself lives in the scan's work pool; only a waiter never served is its own. */
 static void fetch_free(struct fetch *f)
 {
 	struct waiter *w;

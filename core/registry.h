@@ -48,7 +48,8 @@ struct reg_blob {
 
 /* One node of a repository's image graph: a manifest some tag names, or a child of an index
  * that is in the graph.  Filled only when the scan asks for REG_NEED_GRAPH.  Its strings and
- * arrays live in a pool: the scan's, or the one given to registry_manifest_from_body. */
+ * arrays live in a pool: the scan's, or the one given to registry_manifest_from_body; its
+ * body in the scan's bodies pool (which a plan may have adopted) or the one given. */
 struct reg_manifest {
 	char *digest;
 	char *media_type; /* the body's mediaType, else the Content-Type; NULL when neither */
@@ -57,7 +58,8 @@ struct reg_manifest {
 	size_t body_len;
 	char **children; /* index / manifest list: the child manifests' digests, in order */
 	size_t child_count;
-	struct reg_blob *blobs; /* image manifest: config first, then layers */
+	struct reg_blob *blobs; /* image manifest: config first, then layers; none unless
+				 * the scan asked for REG_NEED_LAYERS or REG_NEED_BLOBS */
 	size_t blob_count;
 	char *subject; /* OCI 1.1 "subject" digest: this manifest refers to another; NULL */
 };

@@ -383,17 +383,19 @@ static void walk_free(struct walk *w)
 static char *walk_reason(const struct walk *w, size_t k, const struct dispatch_result *res,
 			 struct plan_repo *pr)
 {
-	char text[RS_REASON_MAX + 100];
+	char *text, *kept;
 
 	if (res->decided_by < 0 && !w->passed_by[k])
-		snprintf(text, sizeof(text), "no module decided: every module passed");
-	else if (res->decided_by < 0)
-		snprintf(text, sizeof(text), "no module decided; %s passed: %s",
-			 w->pol->entries[w->passed_by[k] - 1].desc->name, w->reason[k]);
+		return plan_strdup_shared(pr, "no module decided: every module passed");
+	if (res->decided_by < 0)
+		text = xasprintf("no module decided; %s passed: %s",
+				 w->pol->entries[w->passed_by[k] - 1].desc->name, w->reason[k]);
 	else
-		snprintf(text, sizeof(text), "%s: %s", w->pol->entries[res->decided_by].desc->name,
-			 w->reason[k]);
-	return plan_strdup_shared(pr, text);
+		text = xasprintf("%s: %s", w->pol->entries[res->decided_by].desc->name,
+				 w->reason[k]);
+	kept = plan_strdup_shared(pr, text);
+	free(text);
+	return kept;
 }
 
 /* A tag the registry listed under a name outside the tag grammar (registry.c marks it)
