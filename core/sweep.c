@@ -362,7 +362,7 @@ static void walk_free_calls(struct walk *w)
 
 static void walk_free(struct walk *w)
 {
-	for (size_t i = 0; w->subjects && i < w->rr->count; i++)
+	for (size_t i = 0; i < w->rr->count; i++)
 		free(w->subjects[i]);
 	walk_free_calls(w);
 	free(w->subjects);
@@ -376,7 +376,6 @@ static void walk_free(struct walk *w)
 	pool_free(w->reasons);
 	free(w->passed_by);
 	free(w->decided);
-	memset(w, 0, sizeof(*w));
 }
 
 /* The plan's reason for an image, in pr's pool: which entry decided, and what it said. */
@@ -429,6 +428,7 @@ void sweep_decide(const struct stack *s, const struct reg_repo *rr, int64_t now,
 	struct walk w = {.pol = pol, .rr = rr, .now = now};
 	struct dispatch_result *res;
 	int(*actions)[RS_VERDICT_MAX];
+	int failed;
 
 	if (!pol)
 		return; /* the caller selects only repositories a policy is for */
@@ -447,13 +447,15 @@ void sweep_decide(const struct stack *s, const struct reg_repo *rr, int64_t now,
 	actions = xcalloc(pol->count, sizeof(*actions));
 	for (size_t i = 0; i < pol->count; i++)
 		memcpy(actions[i], pol->entries[i].actions, sizeof(actions[i]));
-	if (dispatch_run((const int(*)[RS_VERDICT_MAX])actions, pol->count, w.n, &ops, &w, res)) {
+	failed = dispatch_run((const int(*)[RS_VERDICT_MAX])actions, pol->count, w.n, &ops, &w, res);
+	free(actions);
+	if (failed) {
 		log_msg(RS_LOG_ERROR, "%s: %s", rr->name, w.failure);
 		keep_all(pr, rr, w.failure); /* fail closed */
-		goto out;
+		free(res);
+		walk_free(&w);
+		return;
 	}
-	free(actions);
-	actions = NULL;
 	walk_free_calls(&w);
 	pr->tag_count = rr->count;
 	pr->tags = xcalloc(rr->count + 1, sizeof(*pr->tags));
@@ -483,14 +485,9 @@ void sweep_decide(const struct stack *s, const struct reg_repo *rr, int64_t now,
 	}
 	/* The walk is done with: what follows needs only the plan and the scan. */
 	free(res);
-	res = NULL;
 	walk_free(&w);
 	keep_invalid_names(pr, rr);
 	graph_settle(pr, rr);
-out:
-	free(actions);
-	free(res);
-	walk_free(&w);
 }
 
 /* The stack file's hash, so a plan names exactly the policy that made it; NULL if the file
