@@ -576,19 +576,21 @@ struct waiter {
 	size_t slot;
 };
 
+/* One per manifest and config of a repository: packed, a scan of 50,000 tags holds
+ * 100,000 of them. */
 struct fetch {
 	struct repo_scan *rs;
 	char *digest;
-	enum fetch_kind kind;
-	int done;
-	int is_index;
 	size_t pending;       /* references not yet complete, plus one while being read */
 	int64_t annotated;    /* the org.opencontainers.image.created annotation */
 	int64_t best_created; /* the newest reference (ties: lowest slot) gives created and */
 	size_t best_slot;     /* labels */
 	struct facts facts;
 	struct waiter *waiters;
-	struct reg_manifest node; /* REG_NEED_GRAPH: the manifest as read (digest non-NULL) */
+	uint32_t node; /* REG_NEED_GRAPH: the manifest as read is repo_scan.nodes[node - 1]; 0
+			* until read */
+	unsigned char kind; /* enum fetch_kind */
+	unsigned char done, is_index;
 };
 
 enum tag_state { TAG_PENDING, TAG_DONE, TAG_GONE };
@@ -623,6 +625,10 @@ struct repo_scan {
 	size_t table_size, nfetch;
 	struct buf url;        /* scratch for request URLs */
 	struct strmap blobs;   /* the blob digests kept, each once */
+	/* The manifests read (REG_NEED_GRAPH), in the order they came: outside the fetches,
+	 * which end with the scan, so that they become repo->manifests as they are. */
+	struct reg_manifest *nodes;
+	size_t node_count, node_cap;
 };
 
 static void repo_error(struct repo_scan *rs, const char *fmt, ...) RS_FMT(2, 3);
@@ -709,10 +715,11 @@ static struct fetch *fetch_get(struct repo_scan *rs, const char *digest, enum fe
 			return f;
 		}
 	}
-	/* The fetch itself lasts only as long as the scan runs; its digest is kept. */
+	/* The fetch itself lasts only as long as the scan runs; a manifest's digest is kept
+	 * (tags and the graph name it), a blob's is only a URL's part. */
 	f = pool_calloc(rs->scan->work, 1, sizeof(*f));
 	f->rs = rs;
-	f->digest = pool_strdup(rs->scan->pool, digest);
+	f->digest = pool_strdup(kind == FETCH_MANIFEST ? rs->scan->pool : rs->scan->work, digest);
 	f->kind = kind;
 	f->annotated = f->best_created = f->facts.created = RS_CREATED_UNKNOWN;
 	f->best_slot = SIZE_MAX;
@@ -999,14 +1006,31 @@ int registry_manifest_from_body(struct pool *pool, struct pool *bodies, struct r
  * its blobs whether the registry still serves it. */
 static int graph_read(struct fetch *f, const struct http_response *resp, const cJSON *doc)
 {
-	struct reg_manifest *m = &f->node;
+	struct repo_scan *rs = f->rs;
+	struct reg_manifest *m;
 	const struct manifest_store st = {f->rs->scan->pool, f->rs->scan->bodies, &f->rs->blobs,
 					  !(f->rs->scan->needs & (REG_NEED_LAYERS | REG_NEED_BLOBS))};
 
+	if (!f->node) {
+		if (rs->node_count == rs->node_cap) {
+			rs->node_cap = rs->node_cap ? 2 * rs->node_cap : 16;
+			rs->nodes = xrealloc(rs->nodes, rs->node_cap * sizeof(*rs->nodes));
+		}
+		f->node = ++rs->node_count;
+	}
+	m = &rs->nodes[f->node - 1];
+	memset(m, 0, sizeof(*m));
 	if (manifest_parse(&st, m, doc, f->digest, resp->body, resp->body_len,
 			   resp->content_type)) {
 		repo_http_error(f->rs, resp, "a descriptor without a valid digest");
 		return -1;
+	}
+	/* A leaf appended just now goes again when the caller wants references only. */
+	if ((rs->scan->needs & REG_GRAPH_REFS) && !m->child_count && !m->subject &&
+	    f->node == rs->node_count) {
+		rs->node_count--;
+		f->node = 0;
+		return 0;
 	}
 	for (size_t i = 0; (f->rs->scan->needs & REG_NEED_BLOBS) && i < m->blob_count; i++) {
 		int fresh;
@@ -1321,6 +1345,10 @@ static void tags_end(void *arg, const struct http_response *resp, const char *wh
 		log_msg(RS_LOG_WARN, "%s: %zu tags outside the tag grammar (the first: \"%s\"): "
 				     "kept, with the images they name",
 			rs->repo->name, rs->invalid_names, rs->first_invalid);
+	/* The list grew by doubling, and the pages' parse trees came and went around it: give
+	 * back the holes a long one left before the manifests come in. */
+	if (rs->repo->count >= TAGS_QUEUED)
+		util_heap_trim();
 	rs->tags = xcalloc(rs->repo->count + 1, sizeof(*rs->tags));
 	progress_grow(rs->repo->count);
 	for (size_t i = 0; i < rs->repo->count; i++)
@@ -1346,26 +1374,17 @@ static int by_manifest_digest(const void *a, const void *b)
 		      ((const struct reg_manifest *)b)->digest);
 }
 
-/* Moves the manifests read into repo->manifests, sorted for registry_manifest. */
+/* Makes the manifests read repo->manifests, sorted for registry_manifest. */
 static void graph_collect(struct repo_scan *rs)
 {
 	struct reg_repo *repo = rs->repo;
-	size_t n = 0;
 
-	for (size_t i = 0; i < rs->table_size; i++)
-		n += rs->table[i] && rs->table[i]->node.digest;
-	if (!n)
+	if (!rs->node_count)
 		return;
-	repo->manifests = xcalloc(n, sizeof(*repo->manifests));
-	for (size_t i = 0; i < rs->table_size; i++) {
-		struct fetch *f = rs->table[i];
-
-		if (f && f->node.digest) {
-			repo->manifests[repo->manifest_count++] = f->node;
-			memset(&f->node, 0, sizeof(f->node));
-		}
-	}
-	qsort(repo->manifests, n, sizeof(*repo->manifests), by_manifest_digest);
+	repo->manifests = xrealloc(rs->nodes, rs->node_count * sizeof(*rs->nodes));
+	repo->manifest_count = rs->node_count;
+	rs->nodes = NULL;
+	qsort(repo->manifests, repo->manifest_count, sizeof(*repo->manifests), by_manifest_digest);
 }
 
 void registry_adopt_manifests(struct reg_repo *repo, const struct reg_manifest *m, size_t n)
@@ -1456,12 +1475,24 @@ int registry_scan(struct registry *r, char *const *repos, size_t count, unsigned
 	}
 	pool_free(scan.work);
 	free(rss);
+	/* What comes next (a plan of every tag) is not counted on top of the holes that the
+	 * requests' buffers and parse trees leave. */
+	util_heap_trim();
 	out->requests = http_requests(r->http) - before;
 	if (rc == 0 && (count == 0 || failed < count))
 		return 0;
 	err_set(e, "%s", out->repos[0].error);
 	registry_scan_free(out);
 	return -1;
+}
+
+void registry_scan_drop_images(struct reg_scan *scan)
+{
+	for (size_t i = 0; i < scan->count; i++) {
+		free(scan->repos[i].images);
+		scan->repos[i].images = NULL;
+		scan->repos[i].count = 0;
+	}
 }
 
 void registry_scan_free(struct reg_scan *scan)

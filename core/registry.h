@@ -91,6 +91,9 @@ struct reg_repo {
 #define REG_NEED_LAYERS (1u << 19) /* with GRAPH: keep each image manifest's blobs (config,
 				    * layers), which the reclaimable estimate and the report
 				    * count; BLOBS implies it.  Without it blob_count is 0 */
+#define REG_GRAPH_REFS (1u << 20) /* with GRAPH, and neither BODIES nor LAYERS: keep only
+				   * the manifests that list children or name a subject, all
+				   * that apply's re-read asks of the graph */
 
 struct reg_scan {
 	struct reg_repo *repos;
@@ -141,6 +144,10 @@ int registry_catalog(struct registry *r, char ***names, size_t *count, struct rs
 int registry_scan(struct registry *r, char *const *repos, size_t count, unsigned needs,
 		  struct reg_scan *out, struct rs_err *e);
 void registry_scan_free(struct reg_scan *scan);
+
+/* Frees every repository's images (count 0): once a plan holds the tags, what follows
+ * needs only the graph.  Their strings stay in the scan's pool. */
+void registry_scan_drop_images(struct reg_scan *scan);
 
 /* Send every DELETE concurrently and fill in each entry's result.  Returns the number of
  * entries that failed; after http_interrupt, those never sent say "interrupted". */

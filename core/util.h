@@ -18,6 +18,11 @@ char *xstrdup(const char *s);
 char *xstrndup(const char *s, size_t n);
 char *xasprintf(const char *fmt, ...) RS_FMT(1, 2);
 
+/* Gives the free pages inside the heap back to the system: after a phase that leaves
+ * holes in it (a scan's buffers and parse trees) and before one that maps apart what it
+ * keeps.  Nothing where the C library cannot. */
+void util_heap_trim(void);
+
 /* A region for objects that live and die together, such as everything one scan keeps
  * (nginx's pools): an allocation is a pointer bump, the release is one pool_free, and the
  * objects stay out of the malloc heap that libcurl churns with a buffer per transfer, where
