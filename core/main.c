@@ -547,7 +547,7 @@ static int delete_and_after(const struct cli *c, struct stack *s, struct plan *p
 		}
 	}
 	if (verify)
-		sweep_verify(reg, p);
+		sweep_verify(reg, p, s->delete_in_storage);
 	if (s->delete_in_storage && t.manifests) {
 		if (window_run(s, 1, &e)) {
 			failed = t.manifests;

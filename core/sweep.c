@@ -150,12 +150,12 @@ static unsigned stack_needs(const struct stack *s)
 
 /* Copies a scanned tag into pr's tag t with a verdict and reason (pr's already); digest is
  * img's digest in pr's pool, shared by the tags of an image. */
-static void plan_tag_set(struct plan_repo *pr, struct plan_tag *t, const struct reg_image *img,
-			 char *digest, enum rs_verdict v, char *reason)
+static void plan_tag_set(struct plan_tag *t, const struct reg_image *img, char *digest,
+			 enum rs_verdict v, char *reason)
 {
-	t->tag = plan_strdup(pr, img->tag);
+	t->tag = img->tag;
 	t->digest = digest;
-	t->media_type = plan_strdup_shared(pr, img->media_type);
+	t->media_type = img->media_type;
 	t->created = img->created;
 	t->pushed = img->pushed;
 	t->verdict = v;
@@ -171,8 +171,7 @@ static void keep_all(struct plan_repo *pr, const struct reg_repo *rr, const char
 	pr->tag_count = rr->count;
 	pr->tags = xcalloc(rr->count, sizeof(*pr->tags));
 	for (size_t i = 0; i < rr->count; i++)
-		plan_tag_set(pr, &pr->tags[i], &rr->images[i],
-			     plan_strdup(pr, rr->images[i].digest), RS_KEEP, reason);
+		plan_tag_set(&pr->tags[i], &rr->images[i], rr->images[i].digest, RS_KEEP, reason);
 }
 
 /* A repository's images as the walk sees them: one per digest with every tag naming it,
@@ -463,21 +462,20 @@ void sweep_decide(const struct stack *s, const struct reg_repo *rr, int64_t now,
 		struct plan_tag *t = &pr->tags[i];
 
 		if (w.subjects[i]) {
-			plan_tag_set(pr, t, &rr->images[i], plan_strdup(pr, rr->images[i].digest),
-				     RS_KEEP, NULL);
+			plan_tag_set(t, &rr->images[i], rr->images[i].digest, RS_KEEP, NULL);
 			t->subject = plan_strdup(pr, w.subjects[i]);
 		} else if (!rr->images[i].digest) {
-			plan_tag_set(pr, t, &rr->images[i], NULL, RS_KEEP,
+			plan_tag_set(t, &rr->images[i], NULL, RS_KEEP,
 				     plan_strdup_shared(pr, "digest unknown: cannot be deleted "
 							    "safely"));
 		}
 	}
 	for (size_t k = 0; k < w.n; k++) {
 		char *reason = walk_reason(&w, k, &res[k], pr);
-		char *digest = w.imgs[k].tag_count ? plan_strdup(pr, w.imgs[k].digest) : NULL;
+		char *digest = w.imgs[k].tag_count ? rr->images[w.members[w.first[k]]].digest : NULL;
 
 		for (size_t m = w.first[k]; m < w.first[k + 1]; m++)
-			plan_tag_set(pr, &pr->tags[w.members[m]], &rr->images[w.members[m]], digest,
+			plan_tag_set(&pr->tags[w.members[m]], &rr->images[w.members[m]], digest,
 				     res[k].verdict, reason);
 		if (!w.imgs[k].tag_count && res[k].verdict == RS_DELETE)
 			plan_add_deletion(pr, w.imgs[k].digest, w.imgs[k].media_type, NULL, 0)
@@ -507,35 +505,34 @@ static char *file_sha256(const char *path)
 static void fetch_missing_bodies(struct registry *reg, struct plan *p,
 				 const struct reg_scan *scan, int gone_is_done);
 
-/* Whether any tag of r names digest: then it is in the graph and the graph decides. */
-static int tagged(const struct plan_repo *r, const char *digest)
+/* The digests the graph decides for r: what a tag names (then it is in the graph), and
+ * what something kept holds on to.  Built once per repository: answers come in the
+ * thousands. */
+static void graph_held(const struct plan_repo *r, const struct reg_repo *rr, struct strmap *out)
 {
+	int fresh;
+
+	graph_kept(r, rr, out);
 	for (size_t i = 0; i < r->tag_count; i++)
-		if (r->tags[i].digest && strcmp(r->tags[i].digest, digest) == 0)
-			return 1;
-	return 0;
+		if (r->tags[i].digest)
+			*strmap_slot(out, r->tags[i].digest, &fresh) = r->tags[i].digest;
 }
 
-/* Adds a deletion for each referrer q's answer lists that the plan has not settled and
- * nothing kept holds on to. */
-static void add_api_referrers(struct plan_repo *r, const struct reg_repo *rr,
+/* Adds a deletion for each referrer q's answer lists that the plan has not settled and the
+ * graph does not decide (held: graph_held's). */
+static void add_api_referrers(struct plan_repo *r, const struct strmap *held,
 			      const struct reg_referrers *q)
 {
-	struct strmap kept = {0};
-
-	if (q->count)
-		graph_kept(r, rr, &kept);
 	for (size_t i = 0; i < q->count; i++) {
 		struct plan_deletion *d;
 
-		if (plan_find_deletion(r, q->found[i].digest) || tagged(r, q->found[i].digest) ||
-		    strmap_get(&kept, q->found[i].digest))
+		if (plan_find_deletion(r, q->found[i].digest) ||
+		    strmap_get(held, q->found[i].digest))
 			continue;
 		d = plan_add_deletion(r, q->found[i].digest, q->media_types[i], NULL, 0);
 		d->follows = plan_strdup(r, q->digest);
 		d->reason = pool_printf(r->pool, "referrer of %s (referrers API)", q->digest);
 	}
-	strmap_free(&kept);
 }
 
 /* The OCI 1.1 referrers API lists referrers the tags do not show (signatures and
@@ -548,6 +545,8 @@ static void delete_api_referrers(struct plan *p, const struct reg_scan *scan,
 	/* Deletions only grow at the end of their repository's array: asked[i] of repository
 	 * i's are done. */
 	size_t *asked = xcalloc(p->repo_count + 1, sizeof(size_t)), *repo_of = NULL;
+	struct strmap *held = xcalloc(p->repo_count + 1, sizeof(*held));
+	char *built = xcalloc(p->repo_count + 1, 1);
 	struct reg_referrers *qs = NULL;
 	int probe = 1;
 
@@ -574,10 +573,15 @@ static void delete_api_referrers(struct plan *p, const struct reg_scan *scan,
 		registry_referrers(reg, qs, n);
 		for (size_t i = 0; i < n; i++) {
 			int absent = qs[i].http_status == 404 || qs[i].http_status == 405;
+			size_t at = repo_of[i];
 
+			if (qs[i].http_status == 200 && !qs[i].error[0] && qs[i].count &&
+			    !built[at]) {
+				graph_held(&p->repos[at], &scan->repos[at], &held[at]);
+				built[at] = 1;
+			}
 			if (qs[i].http_status == 200 && !qs[i].error[0])
-				add_api_referrers(&p->repos[repo_of[i]], &scan->repos[repo_of[i]],
-						  &qs[i]);
+				add_api_referrers(&p->repos[at], &held[at], &qs[i]);
 			else if (!(probe && absent))
 				log_msg(RS_LOG_WARN, "%s@%s: referrers not listed, they stay: %s",
 					qs[i].repo, qs[i].digest, qs[i].error);
@@ -591,6 +595,10 @@ static void delete_api_referrers(struct plan *p, const struct reg_scan *scan,
 		}
 		probe = 0;
 	}
+	for (size_t i = 0; i < p->repo_count; i++)
+		strmap_free(&held[i]);
+	free(held);
+	free(built);
 	free(repo_of);
 	free(qs);
 	free(asked);
@@ -675,6 +683,10 @@ int sweep_plan(const struct sweep_opts *o, struct stack *s, struct registry *reg
 	}
 	pool_adopt(plan_pool(out), scan.bodies); /* graph_attach_bodies borrowed them */
 	scan.bodies = NULL;
+	/* The walks are done: the referrers' rounds and the estimate need only the graph,
+	 * and the walks' small allocations left holes. */
+	registry_scan_drop_images(&scan);
+	util_heap_trim();
 	delete_api_referrers(out, &scan, reg);
 	graph_estimate(out, &scan, count < listed);
 	plan_check_guards(out);
@@ -685,6 +697,8 @@ out:
 	for (size_t i = 0; i < count; i++)
 		free(names[i]);
 	free(names);
+	pool_adopt(plan_pool(out), scan.pool); /* the plan's tags borrowed its strings */
+	scan.pool = NULL;
 	registry_scan_free(&scan);
 	return rc;
 }
@@ -708,6 +722,17 @@ static int planned_tag(const struct plan_deletion *d, const char *tag)
 		if (strcmp(d->tags[k], tag) == 0)
 			return 1;
 	return 0;
+}
+
+/* Indexes into now->images ordered by tag, for find_tag; caller-owned. */
+static size_t *tag_order(const struct reg_repo *now)
+{
+	size_t *order = xcalloc(now->count + 1, sizeof(size_t));
+
+	for (size_t k = 0; k < now->count; k++)
+		order[k] = k;
+	qsort_r(order, now->count, sizeof(size_t), by_tag, now->images);
+	return order;
 }
 
 static const struct reg_image *find_tag(const struct reg_repo *now, const size_t *order,
@@ -793,15 +818,57 @@ static void skip_referenced(struct plan_repo *r, const struct reg_repo *now)
 	strmap_free(&going);
 }
 
-/* Reads by digest the manifests neither attached nor in scan's graph (scan: the plan's,
- * whose repositories are p's, in order; NULL when bodies were attached from it): the
- * journal needs their bytes.  One already gone is done when gone_is_done (apply: deleted
- * since the plan), else skipped (a plan listing what the registry does not serve). */
+/* One deletion chosen for the next batch. */
+struct sending {
+	struct plan_repo *repo;
+	struct plan_deletion *d;
+};
+
+/* Marks d skipped for why (in r's pool) and says so. */
+static void skip(struct plan_repo *r, struct plan_deletion *d, char *why)
+{
+	d->skipped = why;
+	log_msg(RS_LOG_WARN, "%s@%s skipped: %s", r->name, d->digest, why);
+}
+
+/* Reads by digest the bytes of the n deletions of list, into pool: the journal records
+ * them.  One already gone is done when gone_is_done (apply: deleted since the plan), else
+ * skipped, as is one that cannot be read. */
+static void read_bodies(struct registry *reg, const struct sending *list, size_t n,
+			struct pool *pool, int gone_is_done)
+{
+	struct reg_get *gets = xcalloc(n + 1, sizeof(*gets));
+
+	for (size_t i = 0; i < n; i++)
+		gets[i] = (struct reg_get){.repo = list[i].repo->name, .digest = list[i].d->digest};
+	registry_get_manifests(reg, gets, n);
+	for (size_t i = 0; i < n; i++) {
+		struct plan_deletion *d = list[i].d;
+
+		d->body = gets[i].body ? pool_strndup(pool, gets[i].body, gets[i].body_len) : NULL;
+		d->body_len = gets[i].body_len;
+		free(gets[i].body);
+		if (gets[i].http_status == 404 && gone_is_done) {
+			d->done = 1;
+			log_msg(RS_LOG_INFO, "%s@%s: already gone", gets[i].repo, d->digest);
+		} else if (!d->body) {
+			skip(list[i].repo, d,
+			     pool_printf(list[i].repo->pool,
+					 "its manifest could not be read for the journal: %s",
+					 gets[i].error));
+		}
+	}
+	free(gets);
+}
+
+/* Reads the manifests of p's deletions that have no bytes attached and that scan's graph
+ * (the plan's, whose repositories are p's, in order; NULL: none) does not hold, such as a
+ * referrer only the referrers API lists: the estimate counts their blobs, the journal
+ * records them.  gone_is_done as read_bodies. */
 static void fetch_missing_bodies(struct registry *reg, struct plan *p,
 				 const struct reg_scan *scan, int gone_is_done)
 {
-	struct reg_get *gets = NULL;
-	struct plan_deletion **of = NULL;
+	struct sending *list = NULL;
 	size_t n = 0;
 
 	for (size_t i = 0; i < p->repo_count; i++) {
@@ -812,29 +879,12 @@ static void fetch_missing_bodies(struct registry *reg, struct plan *p,
 			    (scan && i < scan->count &&
 			     registry_manifest(&scan->repos[i], r->deletions[k].digest)))
 				continue;
-			gets = xrealloc(gets, (n + 1) * sizeof(*gets));
-			of = xrealloc(of, (n + 1) * sizeof(*of));
-			gets[n] = (struct reg_get){.repo = r->name, .digest = r->deletions[k].digest};
-			of[n++] = &r->deletions[k];
+			list = xrealloc(list, (n + 1) * sizeof(*list));
+			list[n++] = (struct sending){r, &r->deletions[k]};
 		}
 	}
-	registry_get_manifests(reg, gets, n);
-	for (size_t i = 0; i < n; i++) {
-		of[i]->body = gets[i].body ? pool_strndup(p->pool, gets[i].body, gets[i].body_len)
-					   : NULL;
-		of[i]->body_len = gets[i].body_len;
-		free(gets[i].body);
-		if (gets[i].http_status == 404 && gone_is_done) {
-			of[i]->done = 1;
-			log_msg(RS_LOG_INFO, "%s@%s: already gone", gets[i].repo, of[i]->digest);
-		} else if (!of[i]->body) {
-			of[i]->skipped = pool_printf(p->pool, "its manifest could not be read for the "
-							      "journal: %s",
-						     gets[i].error);
-		}
-	}
-	free(of);
-	free(gets);
+	read_bodies(reg, list, n, p->pool, gone_is_done);
+	free(list);
 }
 
 /* Skips every deletion of r, and says so once: the summary points at the warnings. */
@@ -846,8 +896,10 @@ static void skip_repo(struct plan_repo *r, const char *why)
 			r->deletions[k].skipped = plan_strdup(r, why);
 }
 
-/* Re-resolves every tag of the repositories with deletions and marks what changed. */
-static void verify_plan(struct registry *reg, struct plan *p)
+/* Re-resolves every tag of the repositories with deletions and marks what changed.  The
+ * manifests' bytes are kept only with_bodies: else apply reads them a chunk at a time, as
+ * it journals. */
+static void verify_plan(struct registry *reg, struct plan *p, int with_bodies)
 {
 	char **names = xcalloc(p->repo_count, sizeof(char *));
 	struct plan_repo **repos = xcalloc(p->repo_count, sizeof(*repos));
@@ -861,7 +913,9 @@ static void verify_plan(struct registry *reg, struct plan *p)
 			names[n++] = p->repos[i].name;
 		}
 	}
-	if (n && registry_scan(reg, names, n, RS_NEED_DIGEST | REG_NEED_GRAPH | REG_NEED_BODIES,
+	if (n && registry_scan(reg, names, n,
+			       RS_NEED_DIGEST | REG_NEED_GRAPH |
+				   (with_bodies ? REG_NEED_BODIES : REG_GRAPH_REFS),
 			       &scan, &e)) {
 		char *why = xasprintf("could not re-resolve tags: %s", e.msg);
 
@@ -881,10 +935,7 @@ static void verify_plan(struct registry *reg, struct plan *p)
 			free(why);
 			continue;
 		}
-		order = xcalloc(now->count + 1, sizeof(size_t));
-		for (size_t k = 0; k < now->count; k++)
-			order[k] = k;
-		qsort_r(order, now->count, sizeof(size_t), by_tag, now->images);
+		order = tag_order(now);
 		strchains_build(&on, now->images, now->count, sizeof(*now->images),
 				offsetof(struct reg_image, digest));
 		for (size_t k = 0; k < repos[i]->deletion_count; k++) {
@@ -898,28 +949,17 @@ static void verify_plan(struct registry *reg, struct plan *p)
 			if (repos[i]->deletions[k].skipped)
 				log_msg(RS_LOG_WARN, "%s@%s skipped: %s", repos[i]->name,
 					repos[i]->deletions[k].digest, repos[i]->deletions[k].skipped);
-		graph_attach_bodies(repos[i], now);
+		if (with_bodies)
+			graph_attach_bodies(repos[i], now);
 		free(order);
 	}
 	pool_adopt(plan_pool(p), scan.bodies); /* graph_attach_bodies borrowed them */
 	scan.bodies = NULL;
 	registry_scan_free(&scan);
-	fetch_missing_bodies(reg, p, NULL, 1);
+	if (with_bodies)
+		fetch_missing_bodies(reg, p, NULL, 1);
 	free(repos);
 	free(names);
-}
-
-/* One deletion chosen for the next batch. */
-struct sending {
-	struct plan_repo *repo;
-	struct plan_deletion *d;
-};
-
-/* Marks d skipped for why (in r's pool) and says so. */
-static void skip(struct plan_repo *r, struct plan_deletion *d, char *why)
-{
-	d->skipped = why;
-	log_msg(RS_LOG_WARN, "%s@%s skipped: %s", r->name, d->digest, why);
 }
 
 /* Whether what d follows is deleted: 1 all of it, 0 not settled yet, -1 some of it will not
@@ -953,10 +993,6 @@ static int ready(struct plan_repo *r, struct plan_deletion *d, int journaling)
 	f = followed(r, d);
 	if (f <= 0)
 		return f;
-	if (journaling && !d->body) {
-		skip(r, d, plan_strdup_shared(r, "its manifest could not be read for the journal"));
-		return -1;
-	}
 	if (journaling && strncmp(d->digest, "sha256:", 7) != 0) {
 		skip(r, d, plan_strdup_shared(r, "the journal takes sha256 digests only"));
 		return -1;
@@ -1011,34 +1047,90 @@ static size_t send_chunk(struct registry *reg, const char *storage_root,
 	return failed;
 }
 
-/* DELETEs handed to the registry client at once: each carries an error line, so a round
- * of 50,000 would hold 14 MB of them. */
+/* Manifests journaled, and DELETEs handed to the registry client, at once: their bytes
+ * are read for the journal a chunk at a time and let go once it is synced, and each DELETE
+ * carries an error line; a round of 50,000 would hold 21 MB and 14 MB of them. */
 #define SEND_CHUNK 2048
 
-/* Sends one batch of DELETEs, SEND_CHUNK at a time through the API, at once in storage
- * (which reads a repository's tags once per call), and records the results; returns how
- * many failed. */
-static size_t send_batch(struct registry *reg, const char *storage_root, struct sending *batch,
-			 size_t n)
+/* Journals the chunk (when journal is non-NULL), reading the bytes it has not got into
+ * bodies, and moves what may go to its front: *go of them.  0, or -1 with e set when the
+ * journal failed: none of them may be sent. */
+static int journal_chunk(struct registry *reg, struct journal *journal, const struct plan *p,
+			 struct sending *chunk, size_t n, struct pool *bodies, size_t *go,
+			 struct rs_err *e)
 {
-	size_t failed = 0, chunk = storage_root ? n : SEND_CHUNK;
+	size_t missing = 0;
 
-	for (size_t at = 0; at < n && !http_interrupted(); at += chunk)
-		failed += send_chunk(reg, storage_root, batch + at, n - at < chunk ? n - at : chunk);
+	*go = n;
+	if (!journal)
+		return 0;
+	for (size_t i = 0; i < n; i++) /* a run's scan may have kept some */
+		if (!chunk[i].d->body) {
+			struct sending t = chunk[missing];
+
+			chunk[missing++] = chunk[i];
+			chunk[i] = t;
+		}
+	read_bodies(reg, chunk, missing, bodies, 1);
+	*go = 0;
+	for (size_t i = 0; i < n; i++)
+		if (chunk[i].d->body && !chunk[i].d->done && !chunk[i].d->skipped)
+			chunk[(*go)++] = chunk[i];
+	return journal_batch(journal, p, chunk, *go, e);
+}
+
+/* Journals and sends one batch, SEND_CHUNK at a time: through the API chunk by chunk, in
+ * storage all at once when the batch is journaled (it reads a repository's tags once per
+ * call).  Returns how many failed; *stop is set when the journal failed, and what it had
+ * not recorded is not sent. */
+static size_t send_batch(struct registry *reg, struct journal *journal, const struct plan *p,
+			 const char *storage_root, struct sending *batch, size_t n, int *stop)
+{
+	struct rs_err e = {{0}};
+	size_t failed = 0, journaled = 0;
+
+	for (size_t at = 0; at < n && !http_interrupted(); at += SEND_CHUNK) {
+		size_t len = n - at < SEND_CHUNK ? n - at : SEND_CHUNK, go;
+		struct pool *bodies = pool_new();
+		int rc = journal_chunk(reg, journal, p, batch + at, len, bodies, &go, &e);
+
+		for (size_t i = 0; i < len; i++)
+			batch[at + i].d->body = NULL; /* journaled: not needed again */
+		pool_free(bodies);
+		if (rc) {
+			log_msg(RS_LOG_ERROR, "%s: nothing more is deleted", e.msg);
+			for (size_t i = at; i < n; i++)
+				if (i < at + go || i >= at + len) {
+					batch[i].d->error = pool_printf(batch[i].repo->pool,
+									"not sent: %s", e.msg);
+					failed++;
+				}
+			*stop = 1;
+			break;
+		}
+		if (storage_root) {
+			memmove(batch + journaled, batch + at, go * sizeof(*batch));
+			journaled += go;
+		} else {
+			failed += send_chunk(reg, NULL, batch + at, go);
+		}
+	}
+	if (journaled && !http_interrupted())
+		failed += send_chunk(reg, storage_root, batch, journaled);
 	return failed;
 }
 
-void sweep_verify(struct registry *reg, struct plan *p)
+void sweep_verify(struct registry *reg, struct plan *p, int with_bodies)
 {
-	verify_plan(reg, p);
+	verify_plan(reg, p, with_bodies);
 }
 
 size_t sweep_apply(struct plan *p, struct registry *reg, struct journal *journal,
 		   const char *storage_root)
 {
 	struct sending *batch;
-	struct rs_err e = {{0}};
 	size_t total = 0, failed = 0;
+	int stop = 0;
 
 	for (size_t i = 0; i < p->repo_count; i++)
 		if (!p->repos[i].error)
@@ -1048,7 +1140,7 @@ size_t sweep_apply(struct plan *p, struct registry *reg, struct journal *journal
 	batch = xcalloc(total, sizeof(*batch));
 	/* Rounds: what follows a deletion (an index's children, a subject's referrers) goes
 	 * only once that deletion is done. */
-	while (!http_interrupted()) {
+	while (!stop && !http_interrupted()) {
 		size_t n = 0;
 
 		for (size_t i = 0; i < p->repo_count; i++) {
@@ -1060,15 +1152,7 @@ size_t sweep_apply(struct plan *p, struct registry *reg, struct journal *journal
 		}
 		if (n == 0)
 			break;
-		if (journal && journal_batch(journal, p, batch, n, &e)) {
-			log_msg(RS_LOG_ERROR, "%s: nothing more is deleted", e.msg);
-			for (size_t i = 0; i < n; i++)
-				batch[i].d->error =
-				    pool_printf(batch[i].repo->pool, "not sent: %s", e.msg);
-			failed += n;
-			break;
-		}
-		failed += send_batch(reg, storage_root, batch, n);
+		failed += send_batch(reg, journal, p, storage_root, batch, n, &stop);
 	}
 	free(batch);
 	return failed;
@@ -1100,28 +1184,28 @@ static int verify_kept(void *arg, char *err, size_t errlen)
 		goto out;
 	for (size_t i = 0; i < scan.count && !err_isset(&e); i++) {
 		const struct reg_repo *now = &scan.repos[i];
+		size_t *order;
 
 		if (now->error) {
 			err_set(&e, "%s", now->error);
 			break;
 		}
+		order = tag_order(now);
 		for (size_t k = 0; k < repos[i]->tag_count && !err_isset(&e); k++) {
 			const struct plan_tag *t = &repos[i]->tags[k];
-			size_t j = 0;
+			const struct reg_image *img;
 
 			if (t->verdict != RS_KEEP)
 				continue;
-			while (j < now->count && strcmp(now->images[j].tag, t->tag))
-				j++;
-			if (j == now->count)
+			img = find_tag(now, order, t->tag);
+			if (!img)
 				err_set(&e, "%s:%s: the tag no longer resolves", now->name, t->tag);
-			else if (t->digest && (!now->images[j].digest ||
-					       strcmp(now->images[j].digest, t->digest)))
+			else if (t->digest && (!img->digest || strcmp(img->digest, t->digest)))
 				err_set(&e, "%s:%s: names %s, not the planned %s", now->name, t->tag,
-					now->images[j].digest ? now->images[j].digest : "nothing known",
-					t->digest);
+					img->digest ? img->digest : "nothing known", t->digest);
 			tags++;
 		}
+		free(order);
 	}
 out:
 	if (!err_isset(&e))

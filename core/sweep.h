@@ -74,7 +74,8 @@ const struct stack_policy *sweep_policy_for(const struct stack *s, const char *r
  * name, else the top-level `policy`), walked entry by entry over rr's images (one per
  * digest, plus untagged manifests), and the graph's consequences, into pr (an empty plan
  * repository).  A module that fails leaves the repository untouched (pr->error).  Does
- * nothing when no policy is for rr. */
+ * nothing when no policy is for rr.  pr's tags borrow rr's tag, digest and media type
+ * strings: the scan's pool must outlive the plan, or be adopted by it. */
 void sweep_decide(const struct stack *s, const struct reg_repo *rr, int64_t now,
 		  struct plan_repo *pr);
 
@@ -82,17 +83,19 @@ struct journal;
 
 /* Re-resolves every tag of the repositories with deletions and skips
  * (plan_deletion.skipped) each deletion whose digest gained a tag, whose tags moved, or
- * that an index the plan keeps now references; reads the bytes of manifests the graph does
- * not hold, for the journal.  Through the API: before a maintenance window stops the
- * registry. */
-void sweep_verify(struct registry *reg, struct plan *p);
+ * that an index the plan keeps now references.  Through the API: before a maintenance
+ * window stops the registry.  with_bodies (the storage path, whose window may stop the
+ * registry) also reads every manifest's bytes for the journal now, instead of sweep_apply
+ * reading them a chunk at a time through the API. */
+void sweep_verify(struct registry *reg, struct plan *p, int with_bodies);
 
 /* Deletes the plan's manifests (repositories with an error are skipped) and records results
  * in the plan: through reg, or with storage_root (maintenance.delete = "storage", the
  * registry stopped) as link removals in storage.  A deletion that follows another (an
  * index child, a referrer) goes only after that one is done.  With a journal (borrowed),
- * each batch is journaled and synced before it is sent, and a deletion whose manifest
- * bytes are unknown is skipped.  Returns the number of failed deletions. */
+ * each chunk is journaled and synced before it is sent: the bytes of its manifests not
+ * read yet are read by digest first (one already gone is done, one that cannot be read is
+ * skipped), and let go once journaled.  Returns the number of failed deletions. */
 size_t sweep_apply(struct plan *p, struct registry *reg, struct journal *journal,
 		   const char *storage_root);
 

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # 9 repositories x 300 tags, and one of 1,100 (two pages of tags, more manifests than the scan
 # queues at once), whose list order is not age order: keep_last count = 2 by created leaves
-# exactly the two newest images in every repository, and `plan` deletes nothing. No guards
-# setting: deleting 298 of 300 tags is what the default guards allow.
+# exactly the two newest images in every repository, `plan` deletes nothing, and `apply`
+# journals every manifest it deletes. No guards setting: deleting 298 of 300 tags is what
+# the default guards allow.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -34,8 +35,18 @@ assert_contains "$(cat "$REG_DIR/plan.out")" \
 	"plan total line"
 assert_eq 300 "$(reg_tags bulk/app-5 | wc -l)" "tags left after plan"
 
-expect_rc 0 "$REG_DIR/run" "$REGSWEEP" run -c "$stack"
-assert_eq 3780 "$(reg_delete_count)" "DELETE requests after run"
+# apply reads the manifests' bytes for the journal a chunk of 2,048 at a time: wide/app-1
+# and the rest make two chunks of the one round.
+expect_rc 0 "$REG_DIR/apply" "$REGSWEEP" apply "$REG_DIR/plan.json" -c "$stack" \
+	--journal "$REG_DIR/bulk.jsonl"
+assert_eq 3780 "$(reg_delete_count)" "DELETE requests after apply"
+"$RS_PYTHON" - "$REG_DIR/bulk.jsonl" <<'PY' || fail "the journal does not hold every manifest"
+import json, sys
+entries = [json.loads(line) for line in open(sys.argv[1])]
+assert len(entries) == 3780, len(entries)
+assert len({e["digest"] for e in entries}) == 3780
+assert all(e["manifest"] and e["tags"] for e in entries)
+PY
 for i in $(seq 1 9); do
 	assert_eq "build-299 build-300" "$(reg_tags "bulk/app-$i" | tr '\n' ' ' | sed 's/ $//')" \
 		"tags left in bulk/app-$i"
