@@ -1379,8 +1379,11 @@ static void graph_collect(struct repo_scan *rs)
 {
 	struct reg_repo *repo = rs->repo;
 
-	if (!rs->node_count)
+	if (!rs->node_count) { /* none read, or only leaves REG_GRAPH_REFS let go */
+		free(rs->nodes);
+		rs->nodes = NULL;
 		return;
+	}
 	repo->manifests = xrealloc(rs->nodes, rs->node_count * sizeof(*rs->nodes));
 	repo->manifest_count = rs->node_count;
 	rs->nodes = NULL;
