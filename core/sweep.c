@@ -148,8 +148,8 @@ static unsigned stack_needs(const struct stack *s)
 	return needs;
 }
 
-/* Copies a scanned tag into pr's tag t with a verdict and reason (pr's already); digest is
- * img's digest in pr's pool, shared by the tags of an image. */
+/* Fills a plan tag from a scanned one, with a verdict and reason (the plan's already): its
+ * strings are the scan's, whose pool the plan adopts; digest is img's digest or NULL. */
 static void plan_tag_set(struct plan_tag *t, const struct reg_image *img, char *digest,
 			 enum rs_verdict v, char *reason)
 {

@@ -4,7 +4,8 @@
 # of index included, and every index child answers again; `apply --journal` likewise. A
 # dry run journals nothing; a journal edited after the fact, or missing, is refused (exit 2)
 # with nothing sent. A PUT answered 503, or cut off, is sent again with its body. A tag
-# pushed again since the deletion is left on its new image.
+# pushed again since the deletion is left on its new image. A journal that cannot be
+# written stops apply before the DELETEs it should have recorded.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -167,4 +168,18 @@ assert_contains "$(cat "$REG_DIR/damaged.out")" "; 1 lines could not be read (se
 assert_eq 404 "$(reg_status "${first%@*}" "${first#*@}")" "the damaged entry's manifest stays deleted"
 n=$(($(wc -l <"$J5") - 1))
 assert_contains "$(cat "$REG_DIR/damaged.out")" "restored $n manifests" "every other entry restored"
+
+# A journal that cannot be written (here a file size limit, the signal ignored so that the
+# write fails) stops the apply before any DELETE it would have recorded: exit 1.
+listing >"$REG_DIR/full-before"
+deletes=$(reg_delete_count)
+"$REGSWEEP" plan -c "$REG_DIR/undo.stack" -o "$REG_DIR/full-plan.json" >/dev/null
+"$RS_PYTHON" -c 'import json, sys
+sys.exit(not any(r["deletions"] for r in json.load(open(sys.argv[1]))["repositories"]))' \
+	"$REG_DIR/full-plan.json" || fail "nothing to delete: the check is void"
+expect_rc 1 "$REG_DIR/full" bash -c 'trap "" XFSZ; ulimit -f 1; exec "$@"' _ \
+	"$REGSWEEP" apply "$REG_DIR/full-plan.json" -c "$REG_DIR/undo.stack" --journal "$REG_DIR/full.jsonl"
+assert_contains "$(cat "$REG_DIR/full.err")" ": nothing more is deleted" "the journal failure named"
+assert_eq "$deletes" "$(reg_delete_count)" "DELETEs after the journal failed"
+assert_eq "$(cat "$REG_DIR/full-before")" "$(listing)" "every tag where it was"
 echo "PASS: undo"
