@@ -9,7 +9,12 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 REG2_PID=
-stop_reg2() { [[ -z $REG2_PID ]] || _rs_stop_pid "$REG2_PID"; }
+# The registries the windows started: the one recorded, and the one in the pid file, which
+# a failure before the recording would otherwise leave running.
+stop_reg2() {
+	_rs_stop_pid "$REG2_PID"
+	[[ ! -s ${REG_DIR:-}/reg2.pid ]] || _rs_stop_pid "$(cat "$REG_DIR/reg2.pid")"
+}
 trap 'stop_reg2; reg_stop' EXIT
 reg_start
 
