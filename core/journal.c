@@ -31,6 +31,8 @@ struct journal {
 	int broken;        /* a write failed part way: nothing more may follow it */
 	struct buf queued; /* appended lines not yet written */
 	int unsynced;      /* lines written since the last fsync */
+	time_t when;       /* the second when_text spells: a batch mostly shares one */
+	char when_text[32];
 };
 
 /* Queued lines are written once they pass this; fsync waits for journal_sync. */
@@ -136,11 +138,29 @@ static int write_queued(struct journal *j, struct rs_err *e)
 	return 0;
 }
 
+/* ,"key": */
+static void member(struct buf *q, const char *key)
+{
+	buf_append(q, ",", 1);
+	json_string_text(q, key);
+	buf_append(q, ":", 1);
+}
+
+/* ,"key":"s" (s NULL: null) */
+static void member_string(struct buf *q, const char *key, const char *s)
+{
+	member(q, key);
+	if (s)
+		json_string_text(q, s);
+	else
+		buf_append(q, "null", 4);
+}
+
 int journal_append(struct journal *j, const struct journal_entry *en, struct rs_err *e)
 {
-	char got[UTIL_SHA256_LEN], when[32];
-	cJSON *o, *tags;
-	char *body, *line;
+	char got[UTIL_SHA256_LEN];
+	struct buf *q = &j->queued;
+	time_t now;
 
 	if (!en->registry || !util_valid_repo_name(en->repo) || !util_valid_digest(en->digest) ||
 	    !en->body) {
@@ -165,28 +185,30 @@ int journal_append(struct journal *j, const struct journal_entry *en, struct rs_
 			en->digest, got);
 		return -1;
 	}
-	util_format_rfc3339((int64_t)time(NULL), when, sizeof(when));
-	body = xstrndup(en->body, en->body_len);
-	o = cJSON_CreateObject();
-	cJSON_AddNumberToObject(o, "version", JOURNAL_VERSION);
-	cJSON_AddStringToObject(o, "registry", en->registry);
-	cJSON_AddStringToObject(o, "repository", en->repo);
-	cJSON_AddStringToObject(o, "digest", en->digest);
-	if (en->media_type)
-		cJSON_AddStringToObject(o, "media_type", en->media_type);
-	else
-		cJSON_AddNullToObject(o, "media_type");
-	tags = cJSON_AddArrayToObject(o, "tags");
-	for (size_t i = 0; i < en->tag_count; i++)
-		cJSON_AddItemToArray(tags, cJSON_CreateString(en->tags[i]));
-	cJSON_AddStringToObject(o, "manifest", body);
-	cJSON_AddStringToObject(o, "time", when);
-	line = json_text(o, 0);
-	cJSON_Delete(o);
-	free(body);
-	buf_append(&j->queued, line, strlen(line));
-	buf_append(&j->queued, "\n", 1);
-	free(line);
+	now = time(NULL);
+	if (now != j->when || !j->when_text[0]) {
+		j->when = now;
+		util_format_rfc3339((int64_t)now, j->when_text, sizeof(j->when_text));
+	}
+	/* The compact text cJSON would print, written directly: no tree, no copies of the
+	 * manifest. */
+	buf_printf(q, "{\"version\":%d", JOURNAL_VERSION);
+	member_string(q, "registry", en->registry);
+	member_string(q, "repository", en->repo);
+	member_string(q, "digest", en->digest);
+	member_string(q, "media_type", en->media_type);
+	member(q, "tags");
+	buf_append(q, "[", 1);
+	for (size_t i = 0; i < en->tag_count; i++) {
+		if (i)
+			buf_append(q, ",", 1);
+		json_string_text(q, en->tags[i]);
+	}
+	buf_append(q, "]", 1);
+	member(q, "manifest");
+	json_string_text_len(q, en->body, en->body_len);
+	member_string(q, "time", j->when_text);
+	buf_append(q, "}\n", 2);
 	/* Written as it grows, so a batch of 50,000 entries does not sit in memory; nothing is
 	 * sent before journal_sync has made it durable. */
 	return j->queued.len >= JOURNAL_QUEUE_MAX ? write_queued(j, e) : 0;

@@ -74,31 +74,55 @@ void json_number_text(double d, char out[JSON_NUMBER_MAX])
 
 void json_string_text(struct buf *b, const char *s)
 {
-	const unsigned char *p = (const unsigned char *)s, *run = p;
+	json_string_text_len(b, s, strlen(s));
+}
 
-	buf_append(b, "\"", 1);
-	for (; *p; p++) {
-		char esc[8];
+/* Whether c stands for itself in a JSON string literal as cJSON writes it. */
+static inline int plain(unsigned char c)
+{
+	return c >= 32 && c != '"' && c != '\\';
+}
 
-		if (*p >= 32 && *p != '"' && *p != '\\')
+/* How many bytes c takes there when it is not plain. */
+static size_t escaped_len(unsigned char c)
+{
+	return c >= 32 || c == '\b' || c == '\f' || c == '\n' || c == '\r' || c == '\t' ? 2 : 6;
+}
+
+void json_string_text_len(struct buf *b, const char *s, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *p = (const unsigned char *)s, *end = p + n;
+	size_t need = 2;
+	char *w;
+
+	/* Measured first, then written in place: a manifest is mostly plain bytes. */
+	for (const unsigned char *q = p; q < end; q++)
+		need += plain(*q) ? 1 : escaped_len(*q);
+	w = buf_grow(b, need);
+	*w++ = '"';
+	for (; p < end; p++) {
+		if (plain(*p)) {
+			*w++ = (char)*p;
 			continue;
-		buf_append(b, run, (size_t)(p - run));
-		run = p + 1;
+		}
+		*w++ = '\\';
 		switch (*p) {
-		case '"': buf_append(b, "\\\"", 2); break;
-		case '\\': buf_append(b, "\\\\", 2); break;
-		case '\b': buf_append(b, "\\b", 2); break;
-		case '\f': buf_append(b, "\\f", 2); break;
-		case '\n': buf_append(b, "\\n", 2); break;
-		case '\r': buf_append(b, "\\r", 2); break;
-		case '\t': buf_append(b, "\\t", 2); break;
+		case '"': *w++ = '"'; break;
+		case '\\': *w++ = '\\'; break;
+		case '\b': *w++ = 'b'; break;
+		case '\f': *w++ = 'f'; break;
+		case '\n': *w++ = 'n'; break;
+		case '\r': *w++ = 'r'; break;
+		case '\t': *w++ = 't'; break;
 		default:
-			snprintf(esc, sizeof(esc), "\\u%04x", *p);
-			buf_append(b, esc, 6);
+			memcpy(w, "u00", 3);
+			w[3] = hex[*p >> 4];
+			w[4] = hex[*p & 15];
+			w += 5;
 		}
 	}
-	buf_append(b, run, (size_t)(p - run));
-	buf_append(b, "\"", 1);
+	*w = '"';
 }
 
 /* Pretty text is handed to the sink in pieces of about this size. */
@@ -295,9 +319,7 @@ void jw_digest(const struct jw *w, char out[UTIL_SHA256_LEN])
 		abort();
 	}
 	EVP_MD_CTX_free(md);
-	memcpy(out, "sha256:", 7);
-	for (unsigned int i = 0; i < n; i++)
-		snprintf(out + 7 + 2 * i, 3, "%02x", sum[i]);
+	util_digest_text("sha256", sum, n, out);
 }
 
 int jw_finish(struct jw *w)

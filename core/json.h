@@ -113,5 +113,7 @@ void json_number_text(double d, char out[JSON_NUMBER_MAX]);
 
 /* Appends s as a JSON string literal, escaped as cJSON escapes it. */
 void json_string_text(struct buf *b, const char *s);
+/* The same for n bytes at s, which hold no NUL. */
+void json_string_text_len(struct buf *b, const char *s, size_t n);
 
 #endif

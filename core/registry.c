@@ -1129,12 +1129,10 @@ static void config_read(struct fetch *f, const struct http_response *resp)
 static int body_digest(struct repo_scan *rs, const struct http_response *resp, const char *like,
 		       char *out)
 {
-	static const char hex[] = "0123456789abcdef";
 	struct registry *r = rs->scan->r;
 	const EVP_MD *md = r->sha256;
 	unsigned char raw[EVP_MAX_MD_SIZE];
 	unsigned int n = 0;
-	char *w = out;
 
 	if (like && strncmp(like, "sha512:", 7) == 0) {
 		md = r->sha512;
@@ -1148,13 +1146,7 @@ static int body_digest(struct repo_scan *rs, const struct http_response *resp, c
 		repo_http_error(rs, resp, "OpenSSL could not compute the digest");
 		return -1;
 	}
-	memcpy(w, md == r->sha512 ? "sha512:" : "sha256:", 7);
-	w += 7;
-	for (unsigned int i = 0; i < n; i++) {
-		*w++ = hex[raw[i] >> 4];
-		*w++ = hex[raw[i] & 15];
-	}
-	*w = '\0';
+	util_digest_text(md == r->sha512 ? "sha512" : "sha256", raw, n, out);
 	return 0;
 }
 
@@ -1650,8 +1642,10 @@ static void on_delete(const struct http_response *resp, void *arg)
 	d->http_status = resp->status;
 	d->ok = (resp->status >= 200 && resp->status < 300) || resp->status == 404;
 	d->error[0] = '\0';
-	/* Done only when the registry itself said so (http.c follows no DELETE elsewhere). */
-	if (d->ok && !http_same_origin(resp->effective_url, resp->url)) {
+	/* Done only when the registry itself said so (http.c follows no DELETE elsewhere).
+	 * Unredirected answers, nearly all of them, skip the two URL parses. */
+	if (d->ok && strcmp(resp->effective_url, resp->url) != 0 &&
+	    !http_same_origin(resp->effective_url, resp->url)) {
 		d->ok = 0;
 		snprintf(d->error, sizeof(d->error), "answered by another origin, not the registry");
 		return;

@@ -271,6 +271,17 @@ void buf_append(struct buf *b, const void *data, size_t len)
 	b->data[b->len] = '\0';
 }
 
+char *buf_grow(struct buf *b, size_t n)
+{
+	char *at;
+
+	buf_reserve(b, n);
+	at = b->data + b->len;
+	b->len += n;
+	b->data[b->len] = '\0';
+	return at;
+}
+
 void buf_vprintf(struct buf *b, const char *fmt, va_list ap)
 {
 	va_list again;
@@ -586,16 +597,37 @@ int util_valid_tag(const char *tag)
 
 void util_sha256(const void *data, size_t len, char out[UTIL_SHA256_LEN])
 {
+	/* Fetched once for the process: an implicit fetch on every call costs about as much
+	 * as hashing a manifest. */
+	static EVP_MD *sha256;
+	static EVP_MD_CTX *ctx;
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int mdlen = 0;
 
-	if (!EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL) || mdlen != 32) {
+	if (!sha256 && (sha256 = EVP_MD_fetch(NULL, "SHA256", NULL)) != NULL)
+		ctx = EVP_MD_CTX_new();
+	if (!ctx || !EVP_DigestInit_ex2(ctx, sha256, NULL) || !EVP_DigestUpdate(ctx, data, len) ||
+	    !EVP_DigestFinal_ex(ctx, md, &mdlen) || mdlen != 32) {
 		fputs("regsweep: sha256 failed\n", stderr);
 		abort();
 	}
-	memcpy(out, "sha256:", 7);
-	for (unsigned int i = 0; i < mdlen; i++)
-		snprintf(out + 7 + 2 * i, 3, "%02x", md[i]);
+	util_digest_text("sha256", md, mdlen, out);
+}
+
+void util_digest_text(const char *algorithm, const unsigned char *raw, size_t n, char *out)
+{
+	/* A table, not snprintf: this runs for every manifest and config read. */
+	static const char hex[] = "0123456789abcdef";
+	size_t len = strlen(algorithm);
+
+	memcpy(out, algorithm, len);
+	out += len;
+	*out++ = ':';
+	for (size_t i = 0; i < n; i++) {
+		*out++ = hex[raw[i] >> 4];
+		*out++ = hex[raw[i] & 15];
+	}
+	*out = '\0';
 }
 
 /* No hash is kept: 16 bytes a slot instead of 24, for maps of 100,000 digests. */

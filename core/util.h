@@ -56,6 +56,9 @@ struct buf {
 	size_t cap;
 };
 void buf_append(struct buf *b, const void *data, size_t len);
+/* Makes room for n more bytes and counts them in b->len: returns where they go (a NUL is
+ * kept after them), for the caller to fill. */
+char *buf_grow(struct buf *b, size_t n);
 void buf_printf(struct buf *b, const char *fmt, ...) RS_FMT(2, 3);
 void buf_vprintf(struct buf *b, const char *fmt, va_list ap) RS_FMT(2, 0);
 void buf_free(struct buf *b);
@@ -86,6 +89,10 @@ int util_valid_digest(const char *digest);
 
 /* "sha256:<hex>" of len bytes at data, into out. */
 void util_sha256(const void *data, size_t len, char out[UTIL_SHA256_LEN]);
+
+/* "<algorithm>:" and n raw digest bytes in lower-case hex, NUL-terminated, into out
+ * (strlen(algorithm) + 2 * n + 2 bytes). */
+void util_digest_text(const char *algorithm, const unsigned char *raw, size_t n, char *out);
 
 /* Tags as the distribution spec has them: [A-Za-z0-9_][A-Za-z0-9_.-]{0,127}. */
 int util_valid_tag(const char *tag);

@@ -6,6 +6,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <cjson/cJSON.h>
+
 #include "journal.h"
 #include "tests.h"
 #include "util.h"
@@ -14,9 +16,10 @@
 #define MT_MANIFEST "application/vnd.oci.image.manifest.v1+json"
 #define MT_INDEX "application/vnd.oci.image.index.v1+json"
 
-/* Bodies as registries serve them: pretty-printed, with a newline and a quote to escape. */
+/* Bodies as registries serve them: pretty-printed, with a newline, a tab, a quote, a
+ * backslash and UTF-8 to write back byte for byte. */
 static const char image_body[] = "{\n   \"schemaVersion\": 2,\n   \"mediaType\": \"" MT_MANIFEST
-				 "\",\n   \"annotations\": {\"q\": \"say \\\"hi\\\"\"}\n}";
+				 "\",\n\t\"annotations\": {\"q\": \"say \\\"hi\\\" \\u0001 \xc3\xa9\"}\n}";
 static const char index_body[] = "{\"schemaVersion\":2,\"mediaType\":\"" MT_INDEX
 				 "\",\"manifests\":[]}";
 
@@ -100,6 +103,20 @@ static void test_round_trip(void)
 	CU_ASSERT_EQUAL(strncmp(text, want, strlen(want)), 0);
 	CU_ASSERT_EQUAL(count_lines(text), 2);
 	CU_ASSERT_PTR_NOT_NULL(strstr(text, "\"media_type\":null,\"tags\":[]"));
+	/* Escaped as cJSON escapes: controls and the quote and backslash, UTF-8 as it is. */
+	CU_ASSERT_PTR_NOT_NULL(strstr(text, "\\n\\t\\\"annotations\\\": {\\\"q\\\": "
+					    "\\\"say \\\\\\\"hi\\\\\\\" \\\\u0001 \xc3\xa9\\\"}\\n}\""));
+	/* Each line is the text cJSON prints for what it parses to. */
+	for (char *line = text, *nl; (nl = strchr(line, '\n')); line = nl + 1) {
+		cJSON *doc = cJSON_ParseWithLength(line, (size_t)(nl - line));
+		char *again = cJSON_PrintUnformatted(doc);
+
+		CU_ASSERT_PTR_NOT_NULL_FATAL(again);
+		CU_ASSERT_EQUAL(strlen(again), (size_t)(nl - line));
+		CU_ASSERT_EQUAL(strncmp(again, line, (size_t)(nl - line)), 0);
+		cJSON_free(again);
+		cJSON_Delete(doc);
+	}
 	free(want);
 	free(text);
 

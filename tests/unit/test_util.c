@@ -261,7 +261,8 @@ static void test_json_writer(void)
 	    "\"e\":{},\"a\":[],\"nest\":[{\"x\":[[true,false,null]],\"y\":{\"z\":\"\"}},{}],"
 	    "\"last\":null}";
 	cJSON *doc = cJSON_Parse(doc_text);
-	char *pretty, *compact, want[UTIL_SHA256_LEN], got[UTIL_SHA256_LEN];
+	char *pretty, *compact, want[UTIL_SHA256_LEN], got[UTIL_SHA256_LEN], all[256];
+	cJSON *str;
 	struct buf out = {0};
 	struct jw w;
 
@@ -285,6 +286,18 @@ static void test_json_writer(void)
 	util_sha256("{\"a\":\"b\"}", 9, want);
 	CU_ASSERT_STRING_EQUAL(got, want);
 	CU_ASSERT_EQUAL(jw_finish(&w), 0);
+	/* Every byte but NUL as cJSON writes it in a string. */
+	for (int c = 1; c < 256; c++)
+		all[c - 1] = (char)c;
+	all[255] = '\0';
+	str = cJSON_CreateString(all);
+	free(compact);
+	compact = cJSON_PrintUnformatted(str);
+	out.len = 0;
+	json_string_text(&out, all);
+	CU_ASSERT_EQUAL(out.len, strlen(compact));
+	CU_ASSERT_EQUAL(memcmp(out.data, compact, out.len), 0);
+	cJSON_Delete(str);
 	free(pretty);
 	free(compact);
 	buf_free(&out);
