@@ -660,3 +660,208 @@ cJSON *jr_value(struct jr *r, enum jr_token t)
 	}
 	return v;
 }
+
+/* The scanner below walks text by the grammar of cJSON 1.7.15 as Debian 12 patches it
+ * (CVE-2023-26819, CVE-2023-53154), which is looser than RFC 8259 in places a broken
+ * registry could reach: any byte up to 32 is white space, a \u escape with bad hex digits
+ * reads as U+0000, raw control bytes may stand in strings, a number is the longest run of
+ * [0-9+-eE.] that strtod takes a prefix of.  The unit tests and fuzz_json hold it to the
+ * cJSON it is built with. */
+#define JSON_NESTING_MAX 1000 /* cJSON's CJSON_NESTING_LIMIT */
+
+typedef const unsigned char *jtext;
+
+static jtext js_space(jtext p, jtext end)
+{
+	while (p < end && *p <= 32)
+		p++;
+	return p;
+}
+
+/* cJSON's parse_hex4: 0 for anything that is not four hex digits. */
+static unsigned js_hex4(jtext p)
+{
+	unsigned h = 0;
+
+	for (int i = 0; i < 4; i++) {
+		int c = p[i] | 32;
+
+		if (p[i] >= '0' && p[i] <= '9')
+			h = h * 16 + (unsigned)(p[i] - '0');
+		else if (c >= 'a' && c <= 'f')
+			h = h * 16 + (unsigned)(c - 'a' + 10);
+		else
+			return 0;
+	}
+	return h;
+}
+
+/* Past the string whose opening quote is at p, or NULL. */
+static jtext js_string(jtext p, jtext end)
+{
+	jtext close = ++p;
+
+	/* The closing quote first, a backslash taking the byte after it, then the escapes. */
+	while (close < end && *close != '"') {
+		if (*close == '\\' && ++close == end)
+			return NULL;
+		close++;
+	}
+	if (close >= end)
+		return NULL;
+	for (; p < close; p++) {
+		if (*p != '\\')
+			continue;
+		if (p[1] == 'u') {
+			unsigned code;
+
+			if (close - p < 6 || ((code = js_hex4(p + 2)) >= 0xDC00 && code <= 0xDFFF))
+				return NULL;
+			if (code >= 0xD800 && code <= 0xDBFF) {
+				if (close - (p + 6) < 6 || p[6] != '\\' || p[7] != 'u' ||
+				    (code = js_hex4(p + 8)) < 0xDC00 || code > 0xDFFF)
+					return NULL;
+				p += 6;
+			}
+			p += 5;
+		} else if (p[1] && strchr("bfnrt\"\\/", p[1])) {
+			p++;
+		} else {
+			return NULL;
+		}
+	}
+	return close + 1;
+}
+
+static jtext js_number(jtext p, jtext end)
+{
+	char small[64], *text = small, *stop;
+	size_t n = 0;
+
+	while (p + n < end && p[n] && strchr("0123456789+-eE.", p[n]))
+		n++;
+	/* strtod wants a NUL-terminated copy: the text goes on where the run ends. */
+	if (n >= sizeof(small))
+		text = xmalloc(n + 1);
+	memcpy(text, p, n);
+	text[n] = '\0';
+	strtod(text, &stop);
+	p = stop == text ? NULL : p + (stop - text);
+	if (text != small)
+		free(text);
+	return p;
+}
+
+static jtext js_value(jtext p, jtext end, unsigned depth);
+
+/* Past the array or object at p ('[' or '{'), or NULL. */
+static jtext js_container(jtext p, jtext end, unsigned depth)
+{
+	int object = *p == '{';
+	char close = object ? '}' : ']';
+
+	if (depth >= JSON_NESTING_MAX)
+		return NULL;
+	p = js_space(p + 1, end);
+	if (p < end && *p == close)
+		return p + 1;
+	for (;;) {
+		if (object) {
+			if (p >= end || *p != '"' || !(p = js_string(p, end)))
+				return NULL;
+			p = js_space(p, end);
+			if (p >= end || *p != ':')
+				return NULL;
+			p = js_space(p + 1, end);
+		}
+		if (!(p = js_value(p, end, depth + 1)))
+			return NULL;
+		p = js_space(p, end);
+		if (p < end && *p == ',') {
+			p = js_space(p + 1, end);
+			continue;
+		}
+		return p < end && *p == close ? p + 1 : NULL;
+	}
+}
+
+/* Past the value at p, or NULL. */
+static jtext js_value(jtext p, jtext end, unsigned depth)
+{
+	size_t left = (size_t)(end - p);
+
+	if (left >= 4 && (memcmp(p, "null", 4) == 0 || memcmp(p, "true", 4) == 0))
+		return p + 4;
+	if (left >= 5 && memcmp(p, "false", 5) == 0)
+		return p + 5;
+	if (!left)
+		return NULL;
+	if (*p == '"')
+		return js_string(p, end);
+	if (*p == '-' || (*p >= '0' && *p <= '9'))
+		return js_number(p, end);
+	if (*p == '[' || *p == '{')
+		return js_container(p, end, depth);
+	return NULL;
+}
+
+int json_value_span(const char *text, size_t n, struct json_span *value)
+{
+	jtext p = (jtext)text, end = p + n, past;
+
+	if (!text || !n)
+		return -1;
+	if (n > 4 && memcmp(p, "\xEF\xBB\xBF", 3) == 0)
+		p += 3;
+	p = js_space(p, end);
+	if (!(past = js_value(p, end, 0)))
+		return -1;
+	value->text = (const char *)p;
+	value->len = (size_t)(past - p);
+	return 0;
+}
+
+/* Whether the key whose string literal is at [p, past) is name once decoded, compared as
+ * cJSON compares member names (strcmp: a NUL in the key ends it). */
+static int js_key_is(jtext p, jtext past, const char *name)
+{
+	size_t len = (size_t)(past - p) - 2;
+	cJSON *key;
+	int is;
+
+	if (!memchr(p + 1, '\\', len) && !memchr(p + 1, '\0', len))
+		return strlen(name) == len && memcmp(p + 1, name, len) == 0;
+	key = cJSON_ParseWithLength((const char *)p, (size_t)(past - p));
+	is = cJSON_IsString(key) && strcmp(key->valuestring, name) == 0;
+	cJSON_Delete(key);
+	return is;
+}
+
+void json_members(struct json_span object, const char *const *keys, size_t count,
+		  struct json_span *values)
+{
+	jtext p = (jtext)object.text, end = p + object.len;
+
+	for (size_t i = 0; i < count; i++)
+		values[i] = (struct json_span){NULL, 0};
+	if (!object.len || *p != '{')
+		return;
+	for (p = js_space(p + 1, end); p < end && *p == '"';) {
+		jtext key = p, key_end = js_string(p, end), value, past;
+
+		if (!key_end)
+			return;
+		value = js_space(js_space(key_end, end) + 1, end);
+		if (!(past = js_value(value, end, 1)))
+			return;
+		for (size_t i = 0; i < count; i++) {
+			if (!values[i].text && js_key_is(key, key_end, keys[i])) {
+				values[i].text = (const char *)value;
+				values[i].len = (size_t)(past - value);
+			}
+		}
+		p = js_space(past, end);
+		if (p < end && *p == ',')
+			p = js_space(p + 1, end);
+	}
+}

@@ -116,4 +116,23 @@ void json_string_text(struct buf *b, const char *s);
 /* The same for n bytes at s, which hold no NUL. */
 void json_string_text_len(struct buf *b, const char *s, size_t n);
 
+/* A piece of JSON text: a value json_value_span or json_members found (text NULL: none). */
+struct json_span {
+	const char *text;
+	size_t len;
+};
+
+/* The value that the n bytes at text start with, read as cJSON_ParseWithLength reads it
+ * (after a UTF-8 byte order mark and white space; what follows the value is ignored), but
+ * without building a tree: 0 with its span in *value, or -1 where cJSON would refuse the
+ * text.  For documents read for a member or two, such as image configs. */
+int json_value_span(const char *text, size_t n, struct json_span *value);
+
+/* The values of the first members of object named keys[0..count-1], as
+ * cJSON_GetObjectItemCaseSensitive finds them, into values[] (text NULL when there is
+ * none, or when object is not an object).  object must be a span json_value_span gave, or
+ * a value inside one. */
+void json_members(struct json_span object, const char *const *keys, size_t count,
+		  struct json_span *values);
+
 #endif

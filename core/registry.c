@@ -1092,26 +1092,21 @@ out:
 	cJSON_Delete(doc);
 }
 
-static void config_read(struct fetch *f, const struct http_response *resp)
+/* The string members of the config's config.Labels (the span of "config"), into f's facts. */
+static void config_labels(struct fetch *f, struct json_span config)
 {
-	cJSON *doc = cJSON_ParseWithLength(resp->body, resp->body_len);
-	const cJSON *labels, *v;
+	static const char *const key = "Labels";
+	struct facts *fa = &f->facts;
+	struct pool *pool = f->rs->scan->pool;
+	struct json_span text;
+	cJSON *labels;
+	const cJSON *v;
 
-	if (!cJSON_IsObject(doc)) {
-		repo_http_error(f->rs, resp, "malformed JSON");
-		cJSON_Delete(doc);
-		return;
-	}
-	f->facts.created = json_created(cJSON_GetObjectItemCaseSensitive(doc, "created"));
-	f->facts.size = (int64_t)resp->body_len;
-	labels = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(doc, "config"),
-						  "Labels");
-	if ((f->rs->scan->needs & RS_NEED_LABELS) && cJSON_IsObject(labels)) {
-		struct facts *fa = &f->facts;
-		struct pool *pool = f->rs->scan->pool;
-		size_t n = (size_t)cJSON_GetArraySize(labels);
-
-		fa->labels = pool_calloc(pool, n, sizeof(*fa->labels));
+	json_members(config, &key, 1, &text);
+	labels = text.text ? cJSON_ParseWithLength(text.text, text.len) : NULL;
+	if (cJSON_IsObject(labels)) {
+		fa->labels = pool_calloc(pool, (size_t)cJSON_GetArraySize(labels),
+					 sizeof(*fa->labels));
 		cJSON_ArrayForEach(v, labels) {
 			if (!cJSON_IsString(v) || !v->string)
 				continue;
@@ -1120,7 +1115,28 @@ static void config_read(struct fetch *f, const struct http_response *resp)
 			fa->label_count++;
 		}
 	}
-	cJSON_Delete(doc);
+	cJSON_Delete(labels);
+}
+
+static void config_read(struct fetch *f, const struct http_response *resp)
+{
+	static const char *const keys[] = {"created", "config"};
+	struct json_span doc, found[2];
+	cJSON *created;
+
+	/* Checked and searched without building a tree: a config is read for two members,
+	 * and its history can run long. */
+	if (json_value_span(resp->body, resp->body_len, &doc) || doc.text[0] != '{') {
+		repo_http_error(f->rs, resp, "malformed JSON");
+		return;
+	}
+	json_members(doc, keys, 2, found);
+	created = found[0].text ? cJSON_ParseWithLength(found[0].text, found[0].len) : NULL;
+	f->facts.created = json_created(created);
+	cJSON_Delete(created);
+	f->facts.size = (int64_t)resp->body_len;
+	if (f->rs->scan->needs & RS_NEED_LABELS)
+		config_labels(f, found[1]);
 	fetch_complete(f);
 }
 

@@ -6,6 +6,7 @@
 #include <cjson/cJSON.h>
 
 #include "json.h"
+#include "json_agree.h"
 #include "log.h"
 #include "tests.h"
 #include "util.h"
@@ -304,6 +305,58 @@ static void test_json_writer(void)
 	cJSON_Delete(doc);
 }
 
+static void test_json_scan(void)
+{
+	static const char *const seeds[] = {
+	    "{\"architecture\":\"amd64\",\"created\":\"2023-11-14T22:13:20Z\",\"config\":"
+	    "{\"Labels\":{\"a\":\"b\"},\"Env\":[\"PATH=/bin\"]},\"rootfs\":{\"type\":\"layers\","
+	    "\"diff_ids\":[]},\"history\":[{\"created\":\"x\",\"empty_layer\":true}],\"n\":-1.5e3}",
+	    "\xEF\xBB\xBF {\"created\" : null , \"created\":\"2\", \"a\":[1,2.0,-0,1e+2,{}]}trailing",
+	    "{\"cr\\u0065ated\":\"\\ud83d\\ude00 \\u00e9 \\n\\\"\",\"config\":[],\"\":0}",
+	    "\t\r\n\x01[true,false,null,\"\\/\\b\\f\\r\\t\",[[[]]],{\"a\":{\"a\":1}}]",
+	    "{\"a\":\"\\uZZZZ\\u12\\\"x\",\"b\":1-2,\"c\":.5}",
+	};
+	static const char alphabet[] = "{}[]\",:\\u0123456789abcdefABCDEF-+eE.ntrfl \t\n\x01\xef\xbb\xbf";
+	uint64_t rng = 0x9E3779B97F4A7C15u;
+	struct buf t = {0};
+	int differ = 0;
+
+	for (int round = 0; round < 40000 && differ < 5; round++) {
+		const char *seed = seeds[round % (sizeof(seeds) / sizeof(seeds[0]))];
+
+		t.len = 0;
+		buf_append(&t, seed, strlen(seed));
+		for (int m = round % 5; m > 0 && t.len; m--) {
+			size_t at;
+			char c;
+
+			rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+			at = (size_t)(rng >> 8) % t.len;
+			c = (rng & 7) == 7 ? (char)(rng >> 40) : alphabet[(rng >> 40) % (sizeof(alphabet) - 1)];
+			if ((rng & 3) == 0)
+				t.data[at] = c;
+			else if ((rng & 3) == 1)
+				memmove(t.data + at, t.data + at + 1, --t.len - at);
+			else if ((rng & 3) == 2)
+				t.len = at + 1;
+			else
+				buf_append(&t, t.data + at, t.len - at > 8 ? 8 : t.len - at);
+		}
+		differ += json_agree(t.data, t.len) != 0;
+	}
+	/* cJSON's nesting limit: 1,000 containers deep, not 1,001. */
+	for (int depth = 999; depth <= 1001; depth++) {
+		t.len = 0;
+		for (int i = 0; i < depth; i++)
+			buf_append(&t, i % 2 ? "[" : "{\"a\":", i % 2 ? 1 : 5);
+		for (int i = depth - 1; i >= 0; i--)
+			buf_append(&t, i % 2 ? "]" : "}", 1);
+		differ += json_agree(t.data, t.len) != 0;
+	}
+	CU_ASSERT_EQUAL(differ, 0);
+	buf_free(&t);
+}
+
 void suite_util(void)
 {
 	static const struct test_case cases[] = {
@@ -318,6 +371,7 @@ void suite_util(void)
 		{"chains and maps of strings", test_chains},
 		{"terminal escaping", test_escape},
 		{"json writer", test_json_writer},
+		{"json scanned as cJSON parses it", test_json_scan},
 		{NULL, NULL},
 	};
 	tests_add_suite("util", cases);
