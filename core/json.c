@@ -77,17 +77,13 @@ void json_string_text(struct buf *b, const char *s)
 	json_string_text_len(b, s, strlen(s));
 }
 
-/* Whether c stands for itself in a JSON string literal as cJSON writes it. */
-static inline int plain(unsigned char c)
-{
-	return c >= 32 && c != '"' && c != '\\';
-}
-
-/* How many bytes c takes there when it is not plain. */
-static size_t escaped_len(unsigned char c)
-{
-	return c >= 32 || c == '\b' || c == '\f' || c == '\n' || c == '\r' || c == '\t' ? 2 : 6;
-}
+/* What each byte takes in a JSON string literal as cJSON writes it: itself, a two-byte
+ * escape or \u00XX. */
+static const unsigned char escaped_len[256] = {
+	[0 ... 7] = 6, ['\b'] = 2, ['\t'] = 2, ['\n'] = 2, [11] = 6, ['\f'] = 2, ['\r'] = 2,
+	[14 ... 31] = 6, [32 ... 33] = 1, ['"'] = 2, [35 ... 91] = 1, ['\\'] = 2,
+	[93 ... 255] = 1,
+};
 
 void json_string_text_len(struct buf *b, const char *s, size_t n)
 {
@@ -98,11 +94,11 @@ void json_string_text_len(struct buf *b, const char *s, size_t n)
 
 	/* Measured first, then written in place: a manifest is mostly plain bytes. */
 	for (const unsigned char *q = p; q < end; q++)
-		need += plain(*q) ? 1 : escaped_len(*q);
+		need += escaped_len[*q];
 	w = buf_grow(b, need);
 	*w++ = '"';
 	for (; p < end; p++) {
-		if (plain(*p)) {
+		if (escaped_len[*p] == 1) {
 			*w++ = (char)*p;
 			continue;
 		}

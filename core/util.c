@@ -473,15 +473,26 @@ int util_valid_repo_name(const char *name)
 	}
 }
 
+static int lower_or_digit(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+}
+
+/* Loops rather than strspn: glibc builds a table for each strspn call, and this runs
+ * for every descriptor read. */
 int util_valid_digest(const char *digest)
 {
-	size_t alg = strspn(digest, "abcdefghijklmnopqrstuvwxyz0123456789+._-"), enc;
+	const char *p = digest, *enc;
 
-	if (alg == 0 || digest[alg] != ':')
+	while (lower_or_digit(*p) || *p == '+' || *p == '.' || *p == '_' || *p == '-')
+		p++;
+	if (p == digest || *p != ':')
 		return 0;
-	enc = strspn(digest + alg + 1, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-				       "0123456789=_-");
-	return enc > 0 && digest[alg + 1 + enc] == '\0';
+	for (enc = ++p; lower_or_digit(*p) || (*p >= 'A' && *p <= 'Z') || *p == '=' || *p == '_' ||
+			*p == '-';
+	     p++)
+		;
+	return p > enc && *p == '\0';
 }
 
 const char *util_untrusted(const struct stat *st)

@@ -108,6 +108,11 @@ static void test_names(void)
 	CU_ASSERT_FALSE(util_valid_digest(":abc"));
 	CU_ASSERT_FALSE(util_valid_digest("sha256:../../v2"));
 	CU_ASSERT_FALSE(util_valid_digest("sha256:ab?x=1"));
+	CU_ASSERT_TRUE(util_valid_digest("a.b_c-d+e:Zz"));
+	CU_ASSERT_FALSE(util_valid_digest("SHA256:ab"));
+	CU_ASSERT_FALSE(util_valid_digest("sha256:ab:cd"));
+	CU_ASSERT_FALSE(util_valid_digest("sha256:ab/"));
+	CU_ASSERT_FALSE(util_valid_digest("sha 256:ab"));
 }
 
 static void test_format_size(void)
