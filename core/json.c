@@ -803,10 +803,11 @@ static jtext js_value(jtext p, jtext end, unsigned depth)
 
 int json_value_span(const char *text, size_t n, struct json_span *value)
 {
-	jtext p = (jtext)text, end = p + n, past;
+	jtext p = (jtext)text, end, past;
 
 	if (!text || !n)
 		return -1;
+	end = p + n;
 	if (n > 4 && memcmp(p, "\xEF\xBB\xBF", 3) == 0)
 		p += 3;
 	p = js_space(p, end);
@@ -836,12 +837,13 @@ static int js_key_is(jtext p, jtext past, const char *name)
 void json_members(struct json_span object, const char *const *keys, size_t count,
 		  struct json_span *values)
 {
-	jtext p = (jtext)object.text, end = p + object.len;
+	jtext p = (jtext)object.text, end;
 
 	for (size_t i = 0; i < count; i++)
 		values[i] = (struct json_span){NULL, 0};
-	if (!object.len || *p != '{')
+	if (!p || !object.len || *p != '{')
 		return;
+	end = p + object.len;
 	for (p = js_space(p + 1, end); p < end && *p == '"';) {
 		jtext key = p, key_end = js_string(p, end), value, past;
 

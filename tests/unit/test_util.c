@@ -322,6 +322,8 @@ static void test_json_scan(void)
 	    "{\"a\":\"\\uZZZZ\\u12\\\"x\",\"b\":1-2,\"c\":.5}",
 	};
 	static const char alphabet[] = "{}[]\",:\\u0123456789abcdefABCDEF-+eE.ntrfl \t\n\x01\xef\xbb\xbf";
+	static const char *const keys[] = {"created"};
+	struct json_span found[1];
 	uint64_t rng = 0x9E3779B97F4A7C15u;
 	struct buf t = {0};
 	int differ = 0;
@@ -359,6 +361,10 @@ static void test_json_scan(void)
 		differ += json_agree(t.data, t.len) != 0;
 	}
 	CU_ASSERT_EQUAL(differ, 0);
+	/* What a config without "config" hands on: no object, so no members. */
+	json_members((struct json_span){NULL, 0}, keys, 1, found);
+	CU_ASSERT_PTR_NULL(found[0].text);
+	CU_ASSERT_EQUAL(json_value_span(NULL, 0, &found[0]), -1);
 	buf_free(&t);
 }
 
