@@ -334,11 +334,12 @@ static void test_json_scan(void)
 		t.len = 0;
 		buf_append(&t, seed, strlen(seed));
 		for (int m = round % 5; m > 0 && t.len; m--) {
-			size_t at;
-			char c;
+			size_t at, n;
+			char c, piece[8];
 
 			rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
 			at = (size_t)(rng >> 8) % t.len;
+			n = t.len - at > sizeof(piece) ? sizeof(piece) : t.len - at;
 			c = (rng & 7) == 7 ? (char)(rng >> 40) : alphabet[(rng >> 40) % (sizeof(alphabet) - 1)];
 			if ((rng & 3) == 0)
 				t.data[at] = c;
@@ -346,8 +347,8 @@ static void test_json_scan(void)
 				memmove(t.data + at, t.data + at + 1, --t.len - at);
 			else if ((rng & 3) == 2)
 				t.len = at + 1;
-			else
-				buf_append(&t, t.data + at, t.len - at > 8 ? 8 : t.len - at);
+			else /* copied out first: the append may move t.data */
+				buf_append(&t, memcpy(piece, t.data + at, n), n);
 		}
 		differ += json_agree(t.data, t.len) != 0;
 	}
