@@ -473,9 +473,16 @@ int util_valid_repo_name(const char *name)
 	}
 }
 
-static int lower_or_digit(char c)
+/* The OCI digest grammar: algorithm [a-z0-9+._-]+, encoded [a-zA-Z0-9=_-]+. */
+static int algorithm_char(char c)
 {
-	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || (c && strchr("+._-", c));
+}
+
+static int encoded_char(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       c == '=' || c == '_' || c == '-';
 }
 
 /* Loops rather than strspn: glibc builds a table for each strspn call, and this runs
@@ -484,13 +491,11 @@ int util_valid_digest(const char *digest)
 {
 	const char *p = digest, *enc;
 
-	while (lower_or_digit(*p) || *p == '+' || *p == '.' || *p == '_' || *p == '-')
+	while (algorithm_char(*p))
 		p++;
 	if (p == digest || *p != ':')
 		return 0;
-	for (enc = ++p; lower_or_digit(*p) || (*p >= 'A' && *p <= 'Z') || *p == '=' || *p == '_' ||
-			*p == '-';
-	     p++)
+	for (enc = ++p; encoded_char(*p); p++)
 		;
 	return p > enc && *p == '\0';
 }
