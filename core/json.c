@@ -692,20 +692,32 @@ static unsigned js_hex4(jtext p)
 	return h;
 }
 
+/* The closing quote of the string whose text starts at p (past its opening quote), a
+ * backslash taking the byte after it; end when there is none. */
+static jtext js_close_quote(jtext p, jtext end)
+{
+	jtext quote = memchr(p, '"', (size_t)(end - p));
+
+	/* Most strings (digests, media types) hold no escape: two vector scans. */
+	if (!quote || !memchr(p, '\\', (size_t)(quote - p)))
+		return quote ? quote : end;
+	while (p < end && *p != '"') {
+		if (*p == '\\' && ++p == end)
+			return end;
+		p++;
+	}
+	return p;
+}
+
 /* Past the string whose opening quote is at p, or NULL. */
 static jtext js_string(jtext p, jtext end)
 {
-	jtext close = ++p;
+	jtext close = js_close_quote(p + 1, end);
 
-	/* The closing quote first, a backslash taking the byte after it, then the escapes. */
-	while (close < end && *close != '"') {
-		if (*close == '\\' && ++close == end)
-			return NULL;
-		close++;
-	}
 	if (close >= end)
 		return NULL;
-	for (; p < close; p++) {
+	/* Then its escapes, from the first. */
+	for (p = memchr(p + 1, '\\', (size_t)(close - p - 1)); p && p < close; p++) {
 		if (*p != '\\')
 			continue;
 		if (p[1] == 'u') {
@@ -729,22 +741,76 @@ static jtext js_string(jtext p, jtext end)
 	return close + 1;
 }
 
-static jtext js_number(jtext p, jtext end)
+/* strtod of the n bytes at p, as cJSON calls it: the number in *out, and how many bytes
+ * it took (0: none). */
+static size_t js_strtod(jtext p, size_t n, double *out)
 {
 	char small[64], *text = small, *stop;
-	size_t n = 0;
+	size_t took;
 
-	while (p + n < end && p[n] && strchr("0123456789+-eE.", p[n]))
-		n++;
 	/* strtod wants a NUL-terminated copy: the text goes on where the run ends. */
 	if (n >= sizeof(small))
 		text = xmalloc(n + 1);
 	memcpy(text, p, n);
 	text[n] = '\0';
-	strtod(text, &stop);
-	p = stop == text ? NULL : p + (stop - text);
+	*out = strtod(text, &stop);
+	took = (size_t)(stop - text);
 	if (text != small)
 		free(text);
+	return took;
+}
+
+/* The bytes cJSON takes into a number before it calls strtod. */
+static const unsigned char number_byte[256] = {
+	['0' ... '9'] = 1, ['+'] = 1, ['-'] = 1, ['e'] = 1, ['E'] = 1, ['.'] = 1,
+};
+
+/* Whether the n bytes at p are [-]digits, which strtod takes whole (sizes are). */
+static int js_plain_integer(jtext p, size_t n)
+{
+	size_t i = n && *p == '-';
+
+	if (i == n)
+		return 0;
+	while (i < n && p[i] >= '0' && p[i] <= '9')
+		i++;
+	return i == n;
+}
+
+static jtext js_number(jtext p, jtext end)
+{
+	size_t n = 0;
+	double ignored;
+
+	while (p + n < end && number_byte[p[n]])
+		n++;
+	if (!js_plain_integer(p, n))
+		n = js_strtod(p, n, &ignored);
+	return n ? p + n : NULL;
+}
+
+/* Past the value at p (before end) in text json_value_span has checked: only brackets and
+ * the ends of strings matter there. */
+static jtext js_skip(jtext p, jtext end)
+{
+	unsigned depth = 0;
+
+	do {
+		if (*p == '"') {
+			jtext close = js_close_quote(p + 1, end);
+
+			p = close < end ? close + 1 : end;
+		} else if (*p == '{' || *p == '[') {
+			depth++, p++;
+		} else if (*p == '}' || *p == ']') {
+			depth--, p++;
+		} else if (depth) {
+			p++;
+		} else { /* a number or a literal */
+			while (p < end && *p > 32 && *p != ',' && *p != ']' && *p != '}')
+				p++;
+		}
+	} while (depth && p < end);
 	return p;
 }
 
@@ -818,48 +884,128 @@ int json_value_span(const char *text, size_t n, struct json_span *value)
 	return 0;
 }
 
-/* Whether the key whose string literal is at [p, past) is name once decoded, compared as
- * cJSON compares member names (strcmp: a NUL in the key ends it). */
-static int js_key_is(jtext p, jtext past, const char *name)
+const char *json_string_value(struct json_span v, struct buf *b)
 {
-	size_t len = (size_t)(past - p) - 2;
-	cJSON *key;
-	int is;
+	const char *text, *nul;
+	size_t n;
+	cJSON *decoded;
+	int ok;
 
-	if (!memchr(p + 1, '\\', len) && !memchr(p + 1, '\0', len))
-		return strlen(name) == len && memcmp(p + 1, name, len) == 0;
-	key = cJSON_ParseWithLength((const char *)p, (size_t)(past - p));
-	is = cJSON_IsString(key) && strcmp(key->valuestring, name) == 0;
-	cJSON_Delete(key);
+	b->len = 0;
+	buf_append(b, "", 0);
+	if (!v.text || v.len < 2 || v.text[0] != '"')
+		return NULL;
+	text = v.text + 1;
+	n = v.len - 2;
+	if (!memchr(text, '\\', n)) {
+		/* cJSON's valuestring is a C string: a NUL in the text ends it. */
+		buf_append(b, text, (nul = memchr(text, '\0', n)) ? (size_t)(nul - text) : n);
+		return b->data;
+	}
+	decoded = cJSON_ParseWithLength(v.text, v.len);
+	if ((ok = cJSON_IsString(decoded)))
+		buf_append(b, decoded->valuestring, strlen(decoded->valuestring));
+	cJSON_Delete(decoded);
+	return ok ? b->data : NULL;
+}
+
+int json_number_value(struct json_span v, double *out)
+{
+	jtext p = (jtext)v.text;
+
+	if (!p || !v.len || (*p != '-' && (*p < '0' || *p > '9')))
+		return -1;
+	/* Up to 15 digits, a double holds the integer exactly, as strtod gives it. */
+	if (js_plain_integer(p, v.len) && v.len - (*p == '-') <= 15) {
+		double x = 0;
+
+		for (size_t i = *p == '-'; i < v.len; i++)
+			x = x * 10 + (p[i] - '0');
+		*out = *p == '-' ? -x : x;
+		return 0;
+	}
+	return js_strtod(p, v.len, out) ? 0 : -1;
+}
+
+int json_next(struct json_span container, struct json_span *key, struct json_span *value)
+{
+	jtext p = (jtext)container.text, end, name = NULL, past;
+
+	if (!p || !container.len || (*p != '{' && *p != '['))
+		return 0;
+	end = p + container.len;
+	if (!value->text) {
+		p = js_space(p + 1, end);
+	} else {
+		p = js_space((jtext)value->text + value->len, end);
+		if (p >= end || *p != ',')
+			return 0;
+		p = js_space(p + 1, end);
+	}
+	/* The text was checked as a whole already: only its structure is walked. */
+	if (*container.text == '{') {
+		if (p >= end || *p != '"')
+			return 0;
+		past = js_skip(name = p, end);
+		if (key)
+			*key = (struct json_span){(const char *)name, (size_t)(past - name)};
+		p = js_space(past, end);
+		if (p >= end || *p != ':')
+			return 0;
+		p = js_space(p + 1, end);
+	}
+	if (p >= end || *p == ']' || *p == '}')
+		return 0;
+	past = js_skip(p, end);
+	*value = (struct json_span){(const char *)p, (size_t)(past - p)};
+	return 1;
+}
+
+size_t json_count(struct json_span container)
+{
+	struct json_span v = {NULL, 0};
+	size_t n = 0;
+
+	while (json_next(container, NULL, &v))
+		n++;
+	return n;
+}
+
+/* Whether the member name key (a string literal holding an escape or a NUL) is name once
+ * decoded, compared as cJSON compares member names (strcmp: a NUL in the key ends it). */
+static int js_key_is(struct json_span key, const char *name)
+{
+	struct buf decoded = {0};
+	int is = json_string_value(key, &decoded) && strcmp(decoded.data, name) == 0;
+
+	buf_free(&decoded);
 	return is;
 }
 
 void json_members(struct json_span object, const char *const *keys, size_t count,
 		  struct json_span *values)
 {
-	jtext p = (jtext)object.text, end;
+	struct json_span key, value = {NULL, 0};
+	size_t missing = count;
 
 	for (size_t i = 0; i < count; i++)
 		values[i] = (struct json_span){NULL, 0};
-	if (!p || !object.len || *p != '{')
+	if (!object.text || !object.len || *object.text != '{')
 		return;
-	end = p + object.len;
-	for (p = js_space(p + 1, end); p < end && *p == '"';) {
-		jtext key = p, key_end = js_string(p, end), value, past;
+	/* Only the first member of a name counts: the walk ends when each has been seen. */
+	while (missing && json_next(object, &key, &value)) {
+		const char *name = key.text + 1;
+		size_t len = key.len - 2;
+		int plain = !memchr(name, '\\', len) && !memchr(name, '\0', len);
 
-		if (!key_end)
-			return;
-		value = js_space(js_space(key_end, end) + 1, end);
-		if (!(past = js_value(value, end, 1)))
-			return;
 		for (size_t i = 0; i < count; i++) {
-			if (!values[i].text && js_key_is(key, key_end, keys[i])) {
-				values[i].text = (const char *)value;
-				values[i].len = (size_t)(past - value);
+			if (values[i].text)
+				continue;
+			if (plain ? strncmp(keys[i], name, len) == 0 && keys[i][len] == '\0'
+				  : js_key_is(key, keys[i])) {
+				values[i] = value;
+				missing--;
 			}
 		}
-		p = js_space(past, end);
-		if (p < end && *p == ',')
-			p = js_space(p + 1, end);
 	}
 }

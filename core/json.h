@@ -128,6 +128,24 @@ struct json_span {
  * text.  For documents read for a member or two, such as image configs. */
 int json_value_span(const char *text, size_t n, struct json_span *value);
 
+/* Walks the values of container, an array or an object (a span json_value_span gave, or a
+ * value inside one): with value->text NULL the first, else the one after *value (a span
+ * this gave).  1 with it in *value and, in an object, its member name's string literal in
+ * *key (when key is non-NULL); 0 after the last, or when container is neither.  An object's
+ * values come in text order, as cJSON_ArrayForEach gives them. */
+int json_next(struct json_span container, struct json_span *key, struct json_span *value);
+
+/* How many values json_next walks, as cJSON_GetArraySize counts them. */
+size_t json_count(struct json_span container);
+
+/* The string value v (a span from json_members or json_next) decoded as cJSON decodes it,
+ * in b (emptied first, caller-owned): b->data, or NULL when v is not a string.  A NUL it
+ * holds ends it, as it ends cJSON's valuestring. */
+const char *json_string_value(struct json_span v, struct buf *b);
+
+/* The number v as cJSON reads it: 0 with it in *out, or -1 when v is not a number. */
+int json_number_value(struct json_span v, double *out);
+
 /* The values of the first members of object named keys[0..count-1], as
  * cJSON_GetObjectItemCaseSensitive finds them, into values[] (text NULL when there is
  * none, or when object is not an object).  object must be a span json_value_span gave, or

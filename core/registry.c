@@ -624,6 +624,7 @@ struct repo_scan {
 	struct fetch **table;  /* open addressing; size a power of two, at most half full */
 	size_t table_size, nfetch;
 	struct buf url;        /* scratch for request URLs */
+	struct buf text;       /* scratch for strings read from manifests */
 	struct strmap blobs;   /* the blob digests kept, each once */
 	/* The manifests read (REG_NEED_GRAPH), in the order they came: outside the fetches,
 	 * which end with the scan, so that they become repo->manifests as they are. */
@@ -805,25 +806,54 @@ static void fetch_wait(struct fetch *f, struct fetch *parent, struct tag_job *ta
 	*f->waiters = w;
 }
 
-static int64_t json_created(const cJSON *v)
+/* A created time (a string member's span) in seconds; scratch holds its text. */
+static int64_t json_created(struct json_span v, struct buf *scratch)
 {
+	const char *text = json_string_value(v, scratch);
 	int64_t t;
 
 	/* Reproducible builds write 1970: a time before 1980 is no age. */
-	if (cJSON_IsString(v) && util_parse_rfc3339(v->valuestring, &t) == 0 &&
-	    t >= UTIL_EPOCH_1980)
+	if (text && util_parse_rfc3339(text, &t) == 0 && t >= UTIL_EPOCH_1980)
 		return t;
 	return RS_CREATED_UNKNOWN;
 }
 
-/* A descriptor's size, -1 when absent or not a plausible byte count. */
-static int64_t desc_size(const cJSON *desc)
-{
-	const cJSON *s = cJSON_GetObjectItemCaseSensitive(desc, "size");
+/* What the scan reads of a descriptor, found in one walk of it. */
+struct desc {
+	struct json_span digest, media_type; /* the members' values; text NULL: absent */
+	int64_t size; /* -1 when absent or not a plausible byte count */
+};
 
-	if (!cJSON_IsNumber(s) || !(s->valuedouble >= 0) || s->valuedouble > 9007199254740992.0)
-		return -1;
-	return (int64_t)s->valuedouble;
+static void desc_read(struct json_span v, struct desc *d)
+{
+	static const char *const keys[] = {"digest", "size", "mediaType"};
+	struct json_span found[3];
+	double n;
+
+	json_members(v, keys, 3, found);
+	d->digest = found[0];
+	d->media_type = found[2];
+	d->size = json_number_value(found[1], &n) < 0 || !(n >= 0) || n > 9007199254740992.0
+		      ? -1
+		      : (int64_t)n;
+}
+
+/* d's digest (its text in scratch), NULL when it has none that is valid. */
+static const char *desc_digest(const struct desc *d, struct buf *scratch)
+{
+	const char *text = json_string_value(d->digest, scratch);
+
+	return text && util_valid_digest(text) ? text : NULL;
+}
+
+/* The digest of the descriptor v (its text in scratch), NULL when it has none that is
+ * valid. */
+static const char *valid_digest(struct json_span v, struct buf *scratch)
+{
+	struct desc d;
+
+	desc_read(v, &d);
+	return desc_digest(&d, scratch);
 }
 
 static void add_size(int64_t *total, int64_t n)
@@ -832,50 +862,29 @@ static void add_size(int64_t *total, int64_t n)
 }
 
 /* Non-JSON configs (some artifacts) hold no created or labels: not worth a request. */
-static int config_is_json(const cJSON *desc)
+static int config_is_json(const struct desc *config, struct buf *scratch)
 {
-	const cJSON *t = cJSON_GetObjectItemCaseSensitive(desc, "mediaType");
-	size_t n;
-
-	if (!cJSON_IsString(t))
+	if (!json_string_value(config->media_type, scratch))
 		return 1;
-	n = strlen(t->valuestring);
-	return n >= 4 && strcmp(t->valuestring + n - 4, "json") == 0;
-}
-
-/* A descriptor's digest, NULL when it has none that is valid. */
-static const char *valid_digest(const cJSON *desc)
-{
-	const cJSON *d = cJSON_GetObjectItemCaseSensitive(desc, "digest");
-
-	return cJSON_IsString(d) && util_valid_digest(d->valuestring) ? d->valuestring : NULL;
-}
-
-/* A descriptor's digest, NULL after a repository error when it has none that is valid. */
-static const char *desc_digest(struct repo_scan *rs, const struct http_response *resp,
-			       const cJSON *desc)
-{
-	const char *d = valid_digest(desc);
-
-	if (!d)
-		repo_http_error(rs, resp, "a descriptor without a valid digest");
-	return d;
+	return scratch->len >= 4 && strcmp(scratch->data + scratch->len - 4, "json") == 0;
 }
 
 static void on_fetch(const struct http_response *resp, void *arg);
 
 /* parent references the descriptor desc at slot: wait for its fetch, requesting it unless
- * it is already known. */
-static int reference(struct fetch *parent, const struct http_response *resp, const cJSON *desc,
-		     enum fetch_kind kind, size_t slot)
+ * it is already known.  0, or -1 after a repository error when it has no valid digest. */
+static int reference(struct fetch *parent, const struct http_response *resp,
+		     const struct desc *desc, enum fetch_kind kind, size_t slot)
 {
 	struct repo_scan *rs = parent->rs;
-	const char *digest = desc_digest(rs, resp, desc);
+	const char *digest = desc_digest(desc, &rs->text);
 	struct fetch *f;
 	int fresh;
 
-	if (!digest)
+	if (!digest) {
+		repo_http_error(rs, resp, "a descriptor without a valid digest");
 		return -1;
+	}
 	f = fetch_get(rs, digest, kind, &fresh);
 	if (fresh && kind == FETCH_CONFIG)
 		repo_get(rs, HTTP_GET, "blobs/", f->digest, NULL, on_fetch, f);
@@ -934,57 +943,90 @@ static char *blob_digest(const struct manifest_store *st, const char *d)
 	return copy;
 }
 
-/* Fills m from a manifest document as st says: digest (borrowed: it must be in st->pool
- * already), the body, the body's mediaType (else content_type, up to its parameters),
- * children, blobs and subject.  0, or -1 when a descriptor has no valid digest (m partly
- * filled). */
+/* The members of a manifest the scan reads. */
+enum { MF_MANIFESTS, MF_CONFIG, MF_LAYERS, MF_SUBJECT, MF_MEDIA_TYPE, MF_ANNOTATIONS, MF_COUNT };
+
+/* The members of the manifest body into mf, found without building a tree: 0, or -1 when
+ * it is not a JSON object. */
+static int manifest_members(const char *body, size_t len, struct json_span mf[MF_COUNT])
+{
+	static const char *const keys[MF_COUNT] = {"manifests", "config",    "layers",
+						   "subject",   "mediaType", "annotations"};
+	struct json_span doc;
+
+	if (json_value_span(body, len, &doc) || doc.text[0] != '{')
+		return -1;
+	json_members(doc, keys, MF_COUNT, mf);
+	return 0;
+}
+
+static int is_array(struct json_span v)
+{
+	return v.text && v.text[0] == '[';
+}
+
+static int is_object(struct json_span v)
+{
+	return v.text && v.text[0] == '{';
+}
+
+/* Appends the blob desc names to m (when m keeps blobs): 0, or -1 when its digest is not
+ * valid. */
+static int blob_add(const struct manifest_store *st, struct reg_manifest *m,
+		    struct json_span v, struct buf *scratch)
+{
+	struct desc d;
+	const char *digest;
+
+	desc_read(v, &d);
+	if (!(digest = desc_digest(&d, scratch)))
+		return -1;
+	if (m->blobs)
+		m->blobs[m->blob_count++] = (struct reg_blob){blob_digest(st, digest), d.size};
+	return 0;
+}
+
+/* Fills m from a manifest's members mf as st says: digest (borrowed: it must be in
+ * st->pool already), the body, the body's mediaType (else content_type, up to its
+ * parameters), children, blobs and subject.  0, or -1 when a descriptor has no valid
+ * digest (m partly filled). */
 static int manifest_parse(const struct manifest_store *st, struct reg_manifest *m,
-			  const cJSON *doc, char *digest, const char *body, size_t len,
-			  const char *content_type)
+			  const struct json_span mf[MF_COUNT], char *digest, const char *body,
+			  size_t len, const char *content_type, struct buf *scratch)
 {
 	struct pool *pool = st->pool;
-	const cJSON *children = cJSON_GetObjectItemCaseSensitive(doc, "manifests");
-	const cJSON *config = cJSON_GetObjectItemCaseSensitive(doc, "config");
-	const cJSON *layers = cJSON_GetObjectItemCaseSensitive(doc, "layers");
-	const cJSON *subject = cJSON_GetObjectItemCaseSensitive(doc, "subject");
-	const cJSON *mt = cJSON_GetObjectItemCaseSensitive(doc, "mediaType"), *v;
-	const char *d;
+	struct json_span v = {NULL, 0};
+	const char *text;
 
 	m->digest = digest;
 	m->body = st->bodies ? pool_strndup(st->bodies, body, len) : NULL;
 	m->body_len = len;
-	if (cJSON_IsString(mt))
-		m->media_type = media_type_in(pool, mt->valuestring, strlen(mt->valuestring));
+	if ((text = json_string_value(mf[MF_MEDIA_TYPE], scratch)))
+		m->media_type = media_type_in(pool, text, scratch->len);
 	else if (content_type)
 		m->media_type = media_type_in(pool, content_type, strcspn(content_type, "; "));
-	if (subject && !(d = valid_digest(subject)))
+	if (mf[MF_SUBJECT].text && !(text = valid_digest(mf[MF_SUBJECT], scratch)))
 		return -1;
-	m->subject = subject ? pool_strdup(pool, d) : NULL;
-	if (cJSON_IsArray(children)) {
-		m->children = pool_calloc(pool, (size_t)cJSON_GetArraySize(children), sizeof(char *));
-		cJSON_ArrayForEach(v, children) {
-			if (!(d = valid_digest(v)))
+	m->subject = mf[MF_SUBJECT].text ? pool_strdup(pool, text) : NULL;
+	if (is_array(mf[MF_MANIFESTS])) {
+		m->children = pool_calloc(pool, json_count(mf[MF_MANIFESTS]), sizeof(char *));
+		while (json_next(mf[MF_MANIFESTS], NULL, &v)) {
+			if (!(text = valid_digest(v, scratch)))
 				return -1;
-			m->children[m->child_count++] = pool_strdup(pool, d);
+			m->children[m->child_count++] = pool_strdup(pool, text);
 		}
 		return 0;
 	}
-	if (!cJSON_IsObject(config))
+	if (!is_object(mf[MF_CONFIG]))
 		return 0;
 	/* Checked whether kept or not: a manifest with a bad descriptor is an error either way. */
 	if (!st->no_blobs)
-		m->blobs = pool_calloc(pool, 1 + (size_t)cJSON_GetArraySize(layers),
-				       sizeof(*m->blobs));
-	if (!(d = valid_digest(config)))
+		m->blobs = pool_calloc(pool, 1 + json_count(mf[MF_LAYERS]), sizeof(*m->blobs));
+	if (blob_add(st, m, mf[MF_CONFIG], scratch) < 0)
 		return -1;
-	if (m->blobs)
-		m->blobs[m->blob_count++] = (struct reg_blob){blob_digest(st, d), desc_size(config)};
-	cJSON_ArrayForEach(v, layers) {
-		if (!(d = valid_digest(v)))
+	while (json_next(mf[MF_LAYERS], NULL, &v))
+		if (blob_add(st, m, v, scratch) < 0)
 			return -1;
-		if (m->blobs)
-			m->blobs[m->blob_count++] = (struct reg_blob){blob_digest(st, d), desc_size(v)};
-	}
 	return 0;
 }
 
@@ -993,18 +1035,21 @@ int registry_manifest_from_body(struct pool *pool, struct pool *bodies, struct r
 				const char *media_type)
 {
 	const struct manifest_store st = {pool, bodies, NULL, 0};
-	cJSON *doc = cJSON_ParseWithLength(body, len);
-	int rc = cJSON_IsObject(doc) ? manifest_parse(&st, m, doc, pool_strdup(pool, digest), body,
-						      len, media_type)
-				     : -1;
+	struct json_span mf[MF_COUNT];
+	struct buf scratch = {0};
+	int rc = manifest_members(body, len, mf) == 0
+			 ? manifest_parse(&st, m, mf, pool_strdup(pool, digest), body, len,
+					  media_type, &scratch)
+			 : -1;
 
-	cJSON_Delete(doc);
+	buf_free(&scratch);
 	return rc;
 }
 
 /* Keeps f's place in the image graph and, for post-GC validation, asks once for each of
  * its blobs whether the registry still serves it. */
-static int graph_read(struct fetch *f, const struct http_response *resp, const cJSON *doc)
+static int graph_read(struct fetch *f, const struct http_response *resp,
+		      const struct json_span mf[MF_COUNT])
 {
 	struct repo_scan *rs = f->rs;
 	struct reg_manifest *m;
@@ -1020,8 +1065,8 @@ static int graph_read(struct fetch *f, const struct http_response *resp, const c
 	}
 	m = &rs->nodes[f->node - 1];
 	memset(m, 0, sizeof(*m));
-	if (manifest_parse(&st, m, doc, f->digest, resp->body, resp->body_len,
-			   resp->content_type)) {
+	if (manifest_parse(&st, m, mf, f->digest, resp->body, resp->body_len, resp->content_type,
+			   &rs->text)) {
 		repo_http_error(f->rs, resp, "a descriptor without a valid digest");
 		return -1;
 	}
@@ -1046,50 +1091,55 @@ static int graph_read(struct fetch *f, const struct http_response *resp, const c
  * manifests or the config blob when `needs` asks for what only they hold. */
 static void manifest_read(struct fetch *f, const struct http_response *resp)
 {
+	static const char *const created_key = ANNOTATION_CREATED;
 	struct repo_scan *rs = f->rs;
 	unsigned needs = rs->scan->needs;
-	cJSON *doc = cJSON_ParseWithLength(resp->body, resp->body_len);
-	const cJSON *children = cJSON_GetObjectItemCaseSensitive(doc, "manifests");
-	const cJSON *config = cJSON_GetObjectItemCaseSensitive(doc, "config");
-	const cJSON *v;
+	struct json_span mf[MF_COUNT], created, v = {NULL, 0};
+	struct desc d;
 	int want_created;
 	size_t slot = 0;
 
-	if (!cJSON_IsObject(doc)) {
+	/* Read without building a tree: only a few members matter. */
+	if (manifest_members(resp->body, resp->body_len, mf) < 0) {
 		repo_http_error(rs, resp, "malformed JSON");
-		goto out;
+		return;
 	}
-	if ((needs & REG_NEED_GRAPH) && graph_read(f, resp, doc) < 0)
-		goto out;
-	f->annotated = json_created(cJSON_GetObjectItemCaseSensitive(
-	    cJSON_GetObjectItemCaseSensitive(doc, "annotations"), ANNOTATION_CREATED));
+	if ((needs & REG_NEED_GRAPH) && graph_read(f, resp, mf) < 0)
+		return;
+	json_members(mf[MF_ANNOTATIONS], &created_key, 1, &created);
+	f->annotated = json_created(created, &rs->text);
 	want_created = (needs & RS_NEED_CREATED) && f->annotated == RS_CREATED_UNKNOWN;
 	f->facts.size = (int64_t)resp->body_len;
 	/* Held while references are added, so that one completing at once cannot complete f
 	 * before the rest are counted. */
 	f->pending = 1;
-	if (cJSON_IsArray(children)) {
+	if (is_array(mf[MF_MANIFESTS])) {
 		f->is_index = 1;
 		if (!want_created && !(needs & (RS_NEED_SIZE | RS_NEED_LABELS | REG_NEED_GRAPH)))
 			f->facts.size = -1; /* the children's share is unknown */
 		else
-			cJSON_ArrayForEach(v, children)
-				if (reference(f, resp, v, FETCH_MANIFEST, slot++) < 0)
-					goto out;
-	} else if (cJSON_IsObject(config)) {
-		add_size(&f->facts.size, desc_size(config));
-		cJSON_ArrayForEach(v, cJSON_GetObjectItemCaseSensitive(doc, "layers"))
-			add_size(&f->facts.size, desc_size(v));
-		if ((want_created || (needs & RS_NEED_LABELS)) && config_is_json(config) &&
-		    reference(f, resp, config, FETCH_CONFIG, 0) < 0)
-			goto out;
+			while (json_next(mf[MF_MANIFESTS], NULL, &v)) {
+				desc_read(v, &d);
+				if (reference(f, resp, &d, FETCH_MANIFEST, slot++) < 0)
+					return;
+			}
+	} else if (is_object(mf[MF_CONFIG])) {
+		struct desc layer;
+
+		desc_read(mf[MF_CONFIG], &d);
+		add_size(&f->facts.size, d.size);
+		while (json_next(mf[MF_LAYERS], NULL, &v)) {
+			desc_read(v, &layer);
+			add_size(&f->facts.size, layer.size);
+		}
+		if ((want_created || (needs & RS_NEED_LABELS)) && config_is_json(&d, &rs->text) &&
+		    reference(f, resp, &d, FETCH_CONFIG, 0) < 0)
+			return;
 	} else {
 		/* Schema 1 or an unknown kind: the digest is all there is to know. */
 		f->facts.size = -1;
 	}
 	fetch_release(f);
-out:
-	cJSON_Delete(doc);
 }
 
 /* The string members of the config's config.Labels (the span of "config"), into f's facts. */
@@ -1098,31 +1148,30 @@ static void config_labels(struct fetch *f, struct json_span config)
 	static const char *const key = "Labels";
 	struct facts *fa = &f->facts;
 	struct pool *pool = f->rs->scan->pool;
-	struct json_span text;
-	cJSON *labels;
-	const cJSON *v;
+	struct json_span labels, name, v = {NULL, 0};
 
-	json_members(config, &key, 1, &text);
-	labels = text.text ? cJSON_ParseWithLength(text.text, text.len) : NULL;
-	if (cJSON_IsObject(labels)) {
-		fa->labels = pool_calloc(pool, (size_t)cJSON_GetArraySize(labels),
-					 sizeof(*fa->labels));
-		cJSON_ArrayForEach(v, labels) {
-			if (!cJSON_IsString(v) || !v->string)
-				continue;
-			fa->labels[fa->label_count].key = pool_strdup(pool, v->string);
-			fa->labels[fa->label_count].value = pool_strdup(pool, v->valuestring);
-			fa->label_count++;
-		}
+	json_members(config, &key, 1, &labels);
+	if (!is_object(labels))
+		return;
+	fa->labels = pool_calloc(pool, json_count(labels), sizeof(*fa->labels));
+	while (json_next(labels, &name, &v)) {
+		struct rs_label *l = &fa->labels[fa->label_count];
+		const char *text;
+
+		if (!(text = json_string_value(v, &f->rs->text)))
+			continue;
+		l->value = pool_strdup(pool, text);
+		if (!(text = json_string_value(name, &f->rs->text)))
+			continue;
+		l->key = pool_strdup(pool, text);
+		fa->label_count++;
 	}
-	cJSON_Delete(labels);
 }
 
 static void config_read(struct fetch *f, const struct http_response *resp)
 {
 	static const char *const keys[] = {"created", "config"};
 	struct json_span doc, found[2];
-	cJSON *created;
 
 	/* Checked and searched without building a tree: a config is read for two members,
 	 * and its history can run long. */
@@ -1131,9 +1180,7 @@ static void config_read(struct fetch *f, const struct http_response *resp)
 		return;
 	}
 	json_members(doc, keys, 2, found);
-	created = found[0].text ? cJSON_ParseWithLength(found[0].text, found[0].len) : NULL;
-	f->facts.created = json_created(created);
-	cJSON_Delete(created);
+	f->facts.created = json_created(found[0], &f->rs->text);
 	f->facts.size = (int64_t)resp->body_len;
 	if (f->rs->scan->needs & RS_NEED_LABELS)
 		config_labels(f, found[1]);
@@ -1445,6 +1492,7 @@ static void repo_finish(struct repo_scan *rs)
 	free(rs->tags);
 	strmap_free(&rs->blobs);
 	buf_free(&rs->url);
+	buf_free(&rs->text);
 	pager_free(&rs->pager);
 }
 
@@ -1580,8 +1628,9 @@ void registry_get_manifests(struct registry *r, struct reg_get *gets, size_t cou
 static void on_referrers(const struct http_response *resp, void *arg)
 {
 	struct reg_referrers *q = arg;
-	cJSON *doc;
-	const cJSON *list, *v;
+	struct json_span mf[MF_COUNT], v = {NULL, 0};
+	struct buf text = {0};
+	size_t n;
 
 	progress_step();
 	q->http_status = resp->status;
@@ -1590,26 +1639,27 @@ static void on_referrers(const struct http_response *resp, void *arg)
 		return;
 	}
 	q->error[0] = '\0';
-	doc = cJSON_ParseWithLength(resp->body, resp->body_len);
-	list = cJSON_GetObjectItemCaseSensitive(doc, "manifests");
-	if (!cJSON_IsArray(list)) {
+	if (manifest_members(resp->body, resp->body_len, mf) < 0 || !is_array(mf[MF_MANIFESTS])) {
 		snprintf(q->error, sizeof(q->error), "not an image index");
-		cJSON_Delete(doc);
 		return;
 	}
-	q->found = xcalloc((size_t)cJSON_GetArraySize(list) + 1, sizeof(*q->found));
-	q->media_types = xcalloc((size_t)cJSON_GetArraySize(list) + 1, sizeof(char *));
-	cJSON_ArrayForEach(v, list) {
-		const char *d = valid_digest(v), *mt = json_string(v, "mediaType");
+	n = json_count(mf[MF_MANIFESTS]);
+	q->found = xcalloc(n + 1, sizeof(*q->found));
+	q->media_types = xcalloc(n + 1, sizeof(char *));
+	while (json_next(mf[MF_MANIFESTS], NULL, &v)) {
+		struct desc d;
+		const char *digest, *mt;
 
-		if (!d) {
+		desc_read(v, &d);
+		if (!(digest = desc_digest(&d, &text))) {
 			snprintf(q->error, sizeof(q->error), "a descriptor without a valid digest");
 			break;
 		}
-		q->media_types[q->count] = mt ? xstrdup(mt) : NULL;
-		q->found[q->count++] = (struct reg_blob){xstrdup(d), desc_size(v)};
+		q->found[q->count] = (struct reg_blob){xstrdup(digest), d.size};
+		mt = json_string_value(d.media_type, &text);
+		q->media_types[q->count++] = mt ? xstrdup(mt) : NULL;
 	}
-	cJSON_Delete(doc);
+	buf_free(&text);
 }
 
 size_t registry_referrers(struct registry *r, struct reg_referrers *qs, size_t count)

@@ -1,9 +1,11 @@
 /* fuzz_manifest.c - manifest bodies as the image graph reads them (image manifests,
- * indexes, manifest lists, referrers with a subject): registry_manifest_from_body, then a
- * repository's graph holding the result. */
+ * indexes, manifest lists, referrers with a subject): registry_manifest_from_body must read
+ * them as a cJSON tree does (any difference aborts), then a repository's graph holds the
+ * result. */
 #include <stdlib.h>
 
 #include "fuzz.h"
+#include "json_agree.h"
 #include "registry.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -15,6 +17,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const char *content_type =
 	    size % 2 ? "application/vnd.oci.image.manifest.v1+json; charset=utf-8" : NULL;
 
+	if (manifest_agree((const char *)data, size, content_type))
+		abort();
 	util_sha256(data, size, digest);
 	if (registry_manifest_from_body(pool, pool, &m, digest, (const char *)data, size,
 					content_type) == 0) {

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "graph.h"
+#include "json_agree.h"
 #include "tests.h"
 
 /* Sorted, as registry_manifest expects: the index I (children C1, C2), the index J
@@ -215,6 +216,45 @@ static void test_estimate_from_bodies(void)
 	registry_scan_free(&scan);
 }
 
+/* Manifests are read without a tree: what the graph gets from them (media type, subject,
+ * children, blobs and sizes) must be what a cJSON tree gives, for real shapes and for
+ * broken ones around them. */
+static void test_manifest_read(void)
+{
+	static const char *const seeds[] = {
+	    "{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\","
+	    "\"config\":{\"mediaType\":\"application/vnd.oci.image.config.v1+json\",\"digest\":\""
+	    CONFIG "\",\"size\":1469},\"layers\":[{\"mediaType\":\"application/vnd.oci.image.layer."
+	    "v1.tar+gzip\",\"digest\":\"" LAYER_1 "\",\"size\":32},{\"digest\":\"" LAYER_SHARED
+	    "\",\"size\":3370706}],\"annotations\":{\"org.opencontainers.image.created\":"
+	    "\"2024-05-30T07:59:12Z\"}}",
+	    "{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.index.v1+json\","
+	    "\"manifests\":[{\"digest\":\"" C1 "\",\"size\":1024,\"platform\":{\"os\":\"linux\"}},"
+	    "{\"digest\":\"sha512:" HEX_I HEX_J "\",\"size\":7}]}",
+	    "{\"config\":{\"digest\":\"" CONFIG "\",\"size\":2},\"layers\":[{\"digest\":\"" LAYER_1
+	    "\",\"size\":250}],\"subject\":{\"digest\":\"" I "\",\"size\":1024}}",
+	    /* Escapes, sizes cJSON reads oddly, layers as an object, a repeated member. */
+	    "{\"m\\u0065diaType\":\"a\\/b\",\"config\":{\"digest\":\"sha256:\\u0064" HEX_I
+	    "\",\"size\":1e999},\"layers\":{\"x\":{\"digest\":\"" LAYER_1 "\",\"size\":-1},"
+	    "\"y\":{\"digest\":\"" X "\",\"size\":\"9\"}},\"config\":{}}",
+	};
+	uint64_t rng = 0x2545F4914F6CDD1Du;
+	struct buf t = {0};
+	int differ = 0;
+
+	for (int round = 0; round < 20000 && differ < 5; round++) {
+		const char *seed = seeds[round % (sizeof(seeds) / sizeof(seeds[0]))];
+
+		t.len = 0;
+		buf_append(&t, seed, strlen(seed));
+		json_mutate(&t, &rng, round % 4);
+		differ += manifest_agree(t.data, t.len,
+					 round % 3 ? NULL : "application/x-test ;charset=utf-8") != 0;
+	}
+	CU_ASSERT_EQUAL(differ, 0);
+	buf_free(&t);
+}
+
 void suite_graph(void)
 {
 	static const struct test_case cases[] = {
@@ -222,6 +262,7 @@ void suite_graph(void)
 		{"referrers and index children follow what they depend on", test_settle},
 		{"reclaimable bytes count blobs only deleted manifests reference", test_estimate},
 		{"reclaimable bytes of manifests known by their bytes only", test_estimate_from_bodies},
+		{"manifests read as a cJSON tree reads them", test_manifest_read},
 		{NULL, NULL},
 	};
 

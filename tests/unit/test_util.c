@@ -320,8 +320,9 @@ static void test_json_scan(void)
 	    "{\"cr\\u0065ated\":\"\\ud83d\\ude00 \\u00e9 \\n\\\"\",\"config\":[],\"\":0}",
 	    "\t\r\n\x01[true,false,null,\"\\/\\b\\f\\r\\t\",[[[]]],{\"a\":{\"a\":1}}]",
 	    "{\"a\":\"\\uZZZZ\\u12\\\"x\",\"b\":1-2,\"c\":.5}",
+	    "{\"k\\u0000x\":\"v\\u0000w\",\"layers\":{\"size\":1e999,\"digest\":\"sha256:0\"}}",
 	};
-	static const char alphabet[] = "{}[]\",:\\u0123456789abcdefABCDEF-+eE.ntrfl \t\n\x01\xef\xbb\xbf";
+	static const char nul_inside[] = "{\"a\":\"x\0y\",\"k\0z\":1}";
 	static const char *const keys[] = {"created"};
 	struct json_span found[1];
 	uint64_t rng = 0x9E3779B97F4A7C15u;
@@ -333,25 +334,11 @@ static void test_json_scan(void)
 
 		t.len = 0;
 		buf_append(&t, seed, strlen(seed));
-		for (int m = round % 5; m > 0 && t.len; m--) {
-			size_t at, n;
-			char c, piece[8];
-
-			rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
-			at = (size_t)(rng >> 8) % t.len;
-			n = t.len - at > sizeof(piece) ? sizeof(piece) : t.len - at;
-			c = (rng & 7) == 7 ? (char)(rng >> 40) : alphabet[(rng >> 40) % (sizeof(alphabet) - 1)];
-			if ((rng & 3) == 0)
-				t.data[at] = c;
-			else if ((rng & 3) == 1)
-				memmove(t.data + at, t.data + at + 1, --t.len - at);
-			else if ((rng & 3) == 2)
-				t.len = at + 1;
-			else /* copied out first: the append may move t.data */
-				buf_append(&t, memcpy(piece, t.data + at, n), n);
-		}
+		json_mutate(&t, &rng, round % 5);
 		differ += json_agree(t.data, t.len) != 0;
 	}
+	/* A raw NUL in a string ends it, in a value and in a member name. */
+	differ += json_agree(nul_inside, sizeof(nul_inside) - 1) != 0;
 	/* cJSON's nesting limit: 1,000 containers deep, not 1,001. */
 	for (int depth = 999; depth <= 1001; depth++) {
 		t.len = 0;
@@ -366,6 +353,10 @@ static void test_json_scan(void)
 	json_members((struct json_span){NULL, 0}, keys, 1, found);
 	CU_ASSERT_PTR_NULL(found[0].text);
 	CU_ASSERT_EQUAL(json_value_span(NULL, 0, &found[0]), -1);
+	CU_ASSERT_EQUAL(json_next((struct json_span){NULL, 0}, NULL, &found[0]), 0);
+	CU_ASSERT_EQUAL(json_count((struct json_span){NULL, 0}), 0);
+	CU_ASSERT_PTR_NULL(json_string_value((struct json_span){NULL, 0}, &t));
+	CU_ASSERT_EQUAL(json_number_value((struct json_span){NULL, 0}, &(double){0}), -1);
 	buf_free(&t);
 }
 
