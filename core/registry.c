@@ -675,11 +675,7 @@ static void repo_get(struct repo_scan *rs, enum http_method method, const char *
 
 static size_t fetch_hash(const char *digest, enum fetch_kind kind)
 {
-	size_t h = 2166136261u + kind; /* FNV-1a */
-
-	for (const unsigned char *p = (const unsigned char *)digest; *p; p++)
-		h = (h ^ *p) * 16777619u;
-	return h;
+	return util_hash(digest) + kind;
 }
 
 static void table_put(struct fetch **table, size_t size, struct fetch *f)

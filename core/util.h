@@ -105,6 +105,10 @@ int util_printable(const char *s);
 /* bytes (>= 0) as "512 B", "4.8 MiB" (binary units, one decimal) into out. */
 void util_format_size(int64_t bytes, char *out, size_t outlen);
 
+/* A hash of the string s for hash tables: read a word at a time, and mixed so that the low
+ * bits, which pick a slot, depend on every byte. */
+size_t util_hash(const char *s);
+
 /* A hash map from strings to pointers, for sets of digests.  Keys are borrowed: they must
  * outlive the map.  Zero-initialise; release with strmap_free (values are not freed). */
 struct strmap {

@@ -113,6 +113,9 @@ static void test_names(void)
 	CU_ASSERT_FALSE(util_valid_digest("sha256:ab:cd"));
 	CU_ASSERT_FALSE(util_valid_digest("sha256:ab/"));
 	CU_ASSERT_FALSE(util_valid_digest("sha 256:ab"));
+	CU_ASSERT_FALSE(util_valid_digest("sha=256:ab"));   /* '=' only in the encoded part */
+	CU_ASSERT_FALSE(util_valid_digest("sha256:ab+c"));  /* '+' and '.' only in the algorithm */
+	CU_ASSERT_FALSE(util_valid_digest("sha256:ab\xc3\xa9")); /* nothing past ASCII */
 }
 
 static void test_format_size(void)
