@@ -77,48 +77,44 @@ void json_string_text(struct buf *b, const char *s)
 	json_string_text_len(b, s, strlen(s));
 }
 
-/* What each byte takes in a JSON string literal as cJSON writes it: itself, a two-byte
- * escape or \u00XX. */
-static const unsigned char escaped_len[256] = {
-	[0 ... 7] = 6, ['\b'] = 2, ['\t'] = 2, ['\n'] = 2, [11] = 6, ['\f'] = 2, ['\r'] = 2,
-	[14 ... 31] = 6, [32 ... 33] = 1, ['"'] = 2, [35 ... 91] = 1, ['\\'] = 2,
-	[93 ... 255] = 1,
+/* How cJSON writes each byte in a string literal: 0 as itself, a letter after a backslash,
+ * or 'u' for \u00XX. */
+static const char escape_as[256] = {
+	[0 ... 7] = 'u', ['\b'] = 'b', ['\t'] = 't', ['\n'] = 'n', [11] = 'u', ['\f'] = 'f',
+	['\r'] = 'r', [14 ... 31] = 'u', ['"'] = '"', ['\\'] = '\\',
 };
+
+/* Bytes escaped a piece at a time: in place, into room for the worst case (six bytes each). */
+#define JSON_ESCAPE_PIECE 4096
 
 void json_string_text_len(struct buf *b, const char *s, size_t n)
 {
 	static const char hex[] = "0123456789abcdef";
 	const unsigned char *p = (const unsigned char *)s, *end = p + n;
-	size_t need = 2;
-	char *w;
 
-	/* Measured first, then written in place: a manifest is mostly plain bytes. */
-	for (const unsigned char *q = p; q < end; q++)
-		need += escaped_len[*q];
-	w = buf_grow(b, need);
-	*w++ = '"';
-	for (; p < end; p++) {
-		if (escaped_len[*p] == 1) {
-			*w++ = (char)*p;
-			continue;
+	*buf_grow(b, 1) = '"';
+	while (p < end) {
+		size_t piece = (size_t)(end - p) < JSON_ESCAPE_PIECE ? (size_t)(end - p)
+								      : JSON_ESCAPE_PIECE;
+		const unsigned char *stop = p + piece;
+		char *start = buf_grow(b, 6 * piece), *w = start;
+
+		for (; p < stop; p++) {
+			char e = escape_as[*p];
+
+			if (!e) {
+				*w++ = (char)*p;
+			} else if (e != 'u') {
+				w[0] = '\\', w[1] = e, w += 2;
+			} else {
+				memcpy(w, "\\u00", 4);
+				w[4] = hex[*p >> 4], w[5] = hex[*p & 15], w += 6;
+			}
 		}
-		*w++ = '\\';
-		switch (*p) {
-		case '"': *w++ = '"'; break;
-		case '\\': *w++ = '\\'; break;
-		case '\b': *w++ = 'b'; break;
-		case '\f': *w++ = 'f'; break;
-		case '\n': *w++ = 'n'; break;
-		case '\r': *w++ = 'r'; break;
-		case '\t': *w++ = 't'; break;
-		default:
-			memcpy(w, "u00", 3);
-			w[3] = hex[*p >> 4];
-			w[4] = hex[*p & 15];
-			w += 5;
-		}
+		b->len -= 6 * piece - (size_t)(w - start);
+		b->data[b->len] = '\0';
 	}
-	*w = '"';
+	*buf_grow(b, 1) = '"';
 }
 
 /* Pretty text is handed to the sink in pieces of about this size. */

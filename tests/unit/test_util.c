@@ -270,7 +270,7 @@ static void test_json_writer(void)
 	    "\"e\":{},\"a\":[],\"nest\":[{\"x\":[[true,false,null]],\"y\":{\"z\":\"\"}},{}],"
 	    "\"last\":null}";
 	cJSON *doc = cJSON_Parse(doc_text);
-	char *pretty, *compact, want[UTIL_SHA256_LEN], got[UTIL_SHA256_LEN], all[256];
+	char *pretty, *compact, want[UTIL_SHA256_LEN], got[UTIL_SHA256_LEN], all[40 * 255 + 1];
 	cJSON *str;
 	struct buf out = {0};
 	struct jw w;
@@ -295,10 +295,11 @@ static void test_json_writer(void)
 	util_sha256("{\"a\":\"b\"}", 9, want);
 	CU_ASSERT_STRING_EQUAL(got, want);
 	CU_ASSERT_EQUAL(jw_finish(&w), 0);
-	/* Every byte but NUL as cJSON writes it in a string. */
-	for (int c = 1; c < 256; c++)
-		all[c - 1] = (char)c;
-	all[255] = '\0';
+	/* Every byte but NUL as cJSON writes it in a string, 40 times: past the 4 KiB pieces
+	 * the escaping works in. */
+	for (size_t i = 0; i < sizeof(all) - 1; i++)
+		all[i] = (char)(1 + i % 255);
+	all[sizeof(all) - 1] = '\0';
 	str = cJSON_CreateString(all);
 	free(compact);
 	compact = cJSON_PrintUnformatted(str);
