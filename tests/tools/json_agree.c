@@ -11,6 +11,17 @@
 #include "json.h"
 #include "registry.h"
 
+/* 0 when the reader and cJSON agreed, else -1 after printing the text to standard error. */
+static int verdict(int agree, const char *reader, const char *text, size_t n)
+{
+	if (agree)
+		return 0;
+	fprintf(stderr, "%s and cJSON differ on: ", reader);
+	fwrite(text, 1, n, stderr);
+	fputc('\n', stderr);
+	return -1;
+}
+
 static int is_literal(struct json_span v, const char *text)
 {
 	return v.len == strlen(text) && memcmp(v.text, text, v.len) == 0;
@@ -71,15 +82,11 @@ int json_agree(const char *text, size_t n)
 	}
 	buf_free(&b);
 	cJSON_Delete(doc);
-	if (!agree) {
-		fputs("json scan and cJSON differ on: ", stderr);
-		fwrite(text, 1, n, stderr);
-		fputc('\n', stderr);
-	}
-	return agree ? 0 : -1;
+	return verdict(agree, "json scan", text, n);
 }
 
-void json_mutate(struct buf *t, uint64_t *rng, int count)
+/* count random edits of t, drawn from the xorshift state *rng. */
+static void json_mutate(struct buf *t, uint64_t *rng, int count)
 {
 	static const char alphabet[] = "{}[]\",:\\u0123456789abcdefABCDEF-+eE.ntrfl \t\n\x01\xef\xbb\xbf";
 
@@ -176,10 +183,23 @@ int manifest_agree(const char *body, size_t len, const char *content_type)
 	}
 	cJSON_Delete(doc);
 	pool_free(pool);
-	if (!agree) {
-		fputs("manifest reading and cJSON differ on: ", stderr);
-		fwrite(body, 1, len, stderr);
-		fputc('\n', stderr);
+	return verdict(agree, "manifest reading", body, len);
+}
+
+int json_mutations(const char *const *seeds, size_t nseeds, int rounds, int max_edits,
+		   uint64_t rng, int (*check)(const char *text, size_t n, int round))
+{
+	struct buf t = {0};
+	int differ = 0;
+
+	for (int round = 0; round < rounds && differ < 5; round++) {
+		const char *seed = seeds[(size_t)round % nseeds];
+
+		t.len = 0;
+		buf_append(&t, seed, strlen(seed));
+		json_mutate(&t, &rng, round % (max_edits + 1));
+		differ += check(t.data, t.len, round) != 0;
 	}
-	return agree ? 0 : -1;
+	buf_free(&t);
+	return differ;
 }

@@ -20,9 +20,11 @@ int json_agree(const char *text, size_t n);
  * sizes.  0, or -1 after printing body to standard error. */
 int manifest_agree(const char *body, size_t len, const char *content_type);
 
-/* count random edits of t, JSON-minded (bytes such as braces, quotes and escapes), drawn
- * from the xorshift state *rng: a byte replaced or removed, the text cut, a piece of it
- * appended. */
-void json_mutate(struct buf *t, uint64_t *rng, int count);
+/* Calls check on rounds texts, each seeds[round % nseeds] after round % (max_edits + 1)
+ * random edits, JSON-minded (bytes such as braces, quotes and escapes) and drawn from the
+ * xorshift state rng: a byte replaced or removed, the text cut, a piece of it appended.
+ * Returns how many texts check failed, stopping after 5. */
+int json_mutations(const char *const *seeds, size_t nseeds, int rounds, int max_edits,
+		   uint64_t rng, int (*check)(const char *text, size_t n, int round));
 
 #endif
