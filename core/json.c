@@ -1,4 +1,5 @@
-/* json.c - shared cJSON readers and writers, and a streaming writer for large documents. */
+/* json.c - shared cJSON readers and writers, a streaming writer and reader for large
+ * documents, and a scanner that reads manifests and configs without building a tree. */
 #include "json.h"
 
 #include <float.h>
@@ -888,7 +889,7 @@ const char *json_string_value(struct json_span v, struct buf *b)
 	int ok;
 
 	b->len = 0;
-	buf_append(b, "", 0);
+	buf_append(b, "", 0); /* b->data is a string, empty, whatever follows */
 	if (!v.text || v.len < 2 || v.text[0] != '"')
 		return NULL;
 	text = v.text + 1;

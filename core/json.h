@@ -1,4 +1,6 @@
-/* json.h - the few cJSON readers and writers the plan, report and journal files share. */
+/* json.h - the few cJSON readers and writers the plan, report and journal files share, a
+ * streaming writer and reader for large documents, and the scanner the registry reads
+ * manifests and image configs with. */
 #ifndef RS_JSON_H
 #define RS_JSON_H
 
@@ -125,7 +127,7 @@ struct json_span {
 /* The value that the n bytes at text start with, read as cJSON_ParseWithLength reads it
  * (after a UTF-8 byte order mark and white space; what follows the value is ignored), but
  * without building a tree: 0 with its span in *value, or -1 where cJSON would refuse the
- * text.  For documents read for a member or two, such as image configs. */
+ * text.  For documents read for a few members, such as manifests and image configs. */
 int json_value_span(const char *text, size_t n, struct json_span *value);
 
 /* Walks the values of container, an array or an object (a span json_value_span gave, or a
